@@ -1,0 +1,48 @@
+"""The application factory: load config, initialise each package, register blueprints."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+import auth
+from scim_server import admin
+from scim_server import health
+from scim_server import scim
+from scim_server.extensions import db
+from scim_server.settings import load_config
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the application; ``test_config`` overrides the environment (tests only)."""
+    app = Flask(__name__, instance_relative_config=True)
+    load_config(app, test_config)
+    db.init_app(app)
+    with app.app_context():
+        _tune_engine(db.engine)
+    health.init_app(app)
+    scim.init_app(app)
+    auth.init_app(app)
+    admin.init_app(app)
+    return app
+
+
+def _tune_engine(engine: Engine) -> None:
+    """Enable WAL and foreign keys on SQLite; nothing to do elsewhere."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # WAL lets readers run beside the single writer; foreign keys are off by default.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
