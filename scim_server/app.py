@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -24,6 +25,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, test_config)
     db.init_app(app)
+    # Every form is CSRF-protected; blueprints with their own scheme (SCIM bearer
+    # tokens, the JSON API's header check) exempt themselves via app.extensions['csrf'].
+    CSRFProtect(app)
     with app.app_context():
         _tune_engine(db.engine)
     health.init_app(app)

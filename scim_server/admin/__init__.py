@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
+
 from flask import Flask
+
+from scim_server.admin.api import bp
+
+ENDPOINT_MODULES = (
+    # Each adds its routes to ``bp``; listed here so registration happens once.
+)
 
 
 def init_app(app: Flask) -> None:
     """Register the admin API and pages."""
+    for name in ENDPOINT_MODULES:
+        importlib.import_module(f"scim_server.admin.{name}")
+    # The API checks CSRF itself (a header, and only for cookie sessions).
+    app.extensions["csrf"].exempt(bp)
+    app.register_blueprint(bp)
