@@ -12,11 +12,11 @@ from flask import Flask
 from flask import current_app
 from flask import g
 from flask import session
+from sqlalchemy.orm import Session
 
 from portal_adapter import sessions
 from portal_adapter.models import Account
 from portal_adapter.models import LoginSession
-from sqlalchemy.orm import Session
 
 SESSION_KEY = "sid"
 

@@ -16,7 +16,7 @@ from portal_adapter.errors import NotFound
 from portal_adapter.models import ScimToken
 from portal_adapter.models import utcnow
 
-TOKEN_PREFIX = "uvscim_"
+TOKEN_PREFIX = "uvscim_"  # noqa: S105 - a public prefix, not a secret
 
 
 @dataclass(frozen=True)

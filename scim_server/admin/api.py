@@ -60,7 +60,9 @@ def require_role(role: Role) -> Callable[[F], F]:
                 return error_response(401, "unauthenticated", "sign in first")
             if request.method in UNSAFE_METHODS and not g.get("api_token_auth", False):
                 try:
-                    validate_csrf(request.headers.get("X-CSRF-Token") or request.form.get("csrf_token"))
+                    presented = request.headers.get("X-CSRF-Token")
+                    presented = presented or request.form.get("csrf_token")
+                    validate_csrf(presented)
                 except CSRFError as error:
                     return error_response(403, "csrf", f"CSRF check failed: {error.description}")
             if not account.role.at_least(role):
@@ -105,4 +107,5 @@ def _portal_error(error: PortalError) -> ResponseReturnValue:
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException) -> ResponseReturnValue:
     db.session.rollback()
-    return error_response(error.code or 500, error.name.lower().replace(" ", "_"), error.description or "")
+    code = error.name.lower().replace(" ", "_")
+    return error_response(error.code or 500, code, error.description or "")

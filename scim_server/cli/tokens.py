@@ -30,9 +30,8 @@ def list_() -> None:
         for token in tokens.list_tokens(session):
             state = "revoked" if token.revoked_at else "active"
             last = token.last_used_at.isoformat() if token.last_used_at else "never"
-            click.echo(
-                f"{token.name}\t{token.prefix}…\t{state}\tcreated {token.created_at.isoformat()}\tlast used {last}"
-            )
+            created = token.created_at.isoformat()
+            click.echo(f"{token.name}\t{token.prefix}…\t{state}\t{created}\tlast used {last}")
 
 
 @token_group.command("revoke")
