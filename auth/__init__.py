@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from flask import Flask
 
+from auth import oidc
 from auth import session_check
+from auth.views import bp
 
 
 def init_app(app: Flask) -> None:
-    """Register the session check (and, later, the login endpoints)."""
+    """Register the session check, the relying party and the login pages."""
     session_check.init_app(app)
+    oidc.init_app(app)
+    app.register_blueprint(bp)

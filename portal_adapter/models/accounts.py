@@ -92,6 +92,12 @@ class Account(Base):
     disabled_reason: Mapped[str | None] = mapped_column(String(255), default=None)
     owns_retained_data: Mapped[bool] = mapped_column(Boolean, default=False)
     """The account owns data the portal must keep: it can be disabled, never deleted."""
+    provider_subject: Mapped[str | None] = mapped_column(String(255), index=True, default=None)
+    """The provider's subject (externalId / OIDC ``sub``) last linked to the account.
+
+    Kept when the provider identity row is deleted, so a re-created identity or a
+    login with the same subject finds the same person again.
+    """
     created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime(), default=None)
 

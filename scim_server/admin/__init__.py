@@ -6,10 +6,19 @@ import importlib
 
 from flask import Flask
 
+from scim_server.admin import pages
 from scim_server.admin.api import bp
 
 ENDPOINT_MODULES = (
     # Each adds its routes to ``bp``; listed here so registration happens once.
+    "me",
+    "organizations",
+    "groups",
+    "tokens_api",
+    "audit_api",
+    "accounts",
+    "identities",
+    "integration",
 )
 
 
@@ -20,3 +29,4 @@ def init_app(app: Flask) -> None:
     # The API checks CSRF itself (a header, and only for cookie sessions).
     app.extensions["csrf"].exempt(bp)
     app.register_blueprint(bp)
+    pages.init_app(app)

@@ -21,6 +21,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import HTTPException
+from wtforms.validators import ValidationError
 
 from portal_adapter.errors import Conflict
 from portal_adapter.errors import Forbidden
@@ -65,6 +66,9 @@ def require_role(role: Role) -> Callable[[F], F]:
                     validate_csrf(presented)
                 except CSRFError as error:
                     return error_response(403, "csrf", f"CSRF check failed: {error.description}")
+                except ValidationError as error:
+                    # validate_csrf raises ValidationError (CSRFError is protect()'s).
+                    return error_response(403, "csrf", f"CSRF check failed: {error}")
             if not account.role.at_least(role):
                 return error_response(403, "forbidden", f"this needs the {role.value} role")
             return view(*args, **kwargs)

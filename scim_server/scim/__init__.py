@@ -1,4 +1,4 @@
-"""The SCIM 2.0 layer under /scim/v2."""
+"""The SCIM 2.0 layer under /scim/v2 (RFC 7643/7644), on scim2-server with a SQL storage."""
 
 from __future__ import annotations
 
@@ -6,4 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the SCIM endpoints."""
+    """Register the SCIM endpoints under ``/scim/v2``."""
+    from scim_server.scim.server import make_server
+
+    make_server(app).init_app(app)

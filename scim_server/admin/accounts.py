@@ -1,0 +1,114 @@
+"""/api/v1/accounts: list, get, create, update, disable and enable portal accounts."""
+
+from __future__ import annotations
+
+from flask import jsonify
+from flask import request
+from flask.typing import ResponseReturnValue
+
+from portal_adapter import accounts
+from portal_adapter.errors import InvalidInput
+from portal_adapter.models import AccountStatus
+from portal_adapter.models import Role
+from scim_server.admin.api import bp
+from scim_server.admin.api import current_account
+from scim_server.admin.api import require_role
+from scim_server.admin.api_helpers import actor
+from scim_server.admin.api_helpers import bool_arg
+from scim_server.admin.api_helpers import bounded_body
+from scim_server.admin.api_helpers import page_args
+from scim_server.admin.api_helpers import page_to_dict
+from scim_server.extensions import db
+
+CREATE_FIELDS = {"username", "email", "display_name", "role", "password"}
+
+
+def _view(account_id: int) -> dict[str, object]:
+    account = accounts.get_account(db.session, account_id)
+    return accounts.account_to_dict(account, identity=accounts.identity_of(db.session, account))
+
+
+@bp.get("/accounts")
+@require_role(Role.administrator)
+def list_accounts() -> ResponseReturnValue:
+    """List accounts: ``?q=`` (username/email), ``role``, ``status``, ``flagged``, pages."""
+    offset, limit = page_args()
+    role = request.args.get("role") or None
+    status = request.args.get("status") or None
+    if status is not None and status not in AccountStatus.__members__:
+        raise InvalidInput(f"status must be one of {', '.join(AccountStatus)}")
+    page = accounts.list_accounts(
+        db.session,
+        query=request.args.get("q") or None,
+        role=accounts.parse_role(role) if role else None,
+        status=AccountStatus(status) if status else None,
+        flagged=bool_arg("flagged"),
+        offset=offset,
+        limit=limit,
+    )
+    items = [
+        accounts.account_to_dict(a, identity=accounts.identity_of(db.session, a))
+        for a in page.items
+    ]
+    return jsonify(page_to_dict(page, items))
+
+
+@bp.get("/accounts/<int:account_id>")
+@require_role(Role.administrator)
+def get_account(account_id: int) -> ResponseReturnValue:
+    """One account, with its provider link and flags."""
+    return jsonify(_view(account_id))
+
+
+@bp.post("/accounts")
+@require_role(Role.administrator)
+def create_account() -> ResponseReturnValue:
+    """Create a local account (a pending identity with the same username links to it)."""
+    data = bounded_body(CREATE_FIELDS, required={"username"})
+    account = accounts.create_account(
+        db.session,
+        username=data["username"],
+        actor=actor(),
+        by=current_account(),
+        email=data.get("email"),
+        display_name=data.get("display_name"),
+        role=data.get("role", Role.read_only.value),
+        password=data.get("password"),
+    )
+    db.session.commit()
+    return jsonify(_view(account.id)), 201
+
+
+@bp.patch("/accounts/<int:account_id>")
+@require_role(Role.administrator)
+def update_account(account_id: int) -> ResponseReturnValue:
+    """Change email, display name, role (superuser only), password, status or the flag."""
+    data = bounded_body(set(accounts.UPDATABLE))
+    account = accounts.get_account(db.session, account_id)
+    accounts.update_account(db.session, account, data, actor=actor(), by=current_account())
+    db.session.commit()
+    return jsonify(_view(account_id))
+
+
+@bp.post("/accounts/<int:account_id>/disable")
+@require_role(Role.administrator)
+def disable_account(account_id: int) -> ResponseReturnValue:
+    """Disable an account; its sessions end at once."""
+    account = accounts.get_account(db.session, account_id)
+    accounts.check_may_manage(current_account(), account)
+    accounts.disable_account(
+        db.session, account, actor=actor(), reason="disabled by an administrator"
+    )
+    db.session.commit()
+    return jsonify(_view(account_id))
+
+
+@bp.post("/accounts/<int:account_id>/enable")
+@require_role(Role.administrator)
+def enable_account(account_id: int) -> ResponseReturnValue:
+    """Enable a disabled account."""
+    account = accounts.get_account(db.session, account_id)
+    accounts.check_may_manage(current_account(), account)
+    accounts.enable_account(db.session, account, actor=actor())
+    db.session.commit()
+    return jsonify(_view(account_id))

@@ -1,0 +1,240 @@
+"""``/api/v1/groups`` and ``/api/v1/integration/groups-import``.
+
+Manual and provider groups are listed side by side with their source. While access
+groups are on, a provider group's name and members answer 409 "managed by KaseyaOne";
+its organization mapping stays editable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from typing import cast
+
+from flask import jsonify
+from flask import request
+from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
+
+from portal_adapter import groups
+from portal_adapter import organizations
+from portal_adapter.errors import InvalidInput
+from portal_adapter.errors import NotFound
+from portal_adapter.models import Account
+from portal_adapter.models import Group
+from portal_adapter.models import GroupSource
+from portal_adapter.models import Organization
+from portal_adapter.models import Role
+from scim_server.admin.api import bp
+from scim_server.admin.api import current_account
+from scim_server.admin.api import json_body
+from scim_server.admin.api import require_role
+from scim_server.extensions import db
+
+
+def dbs() -> Session:
+    """The request's database session (the scoped session, typed as what it proxies)."""
+    return cast("Session", db.session)
+
+
+def group_to_json(
+    group: Group, *, read_only: bool, organizations_: list[Organization]
+) -> dict[str, Any]:
+    """One group as the API shows it."""
+    return {
+        "id": group.id,
+        "display_name": group.display_name,
+        "source": group.source.value,
+        "external_id": group.external_id,
+        "read_only": read_only,
+        "organizations": [{"id": o.id, "name": o.name} for o in organizations_],
+        "last_modified": group.last_modified.isoformat(),
+    }
+
+
+def member_to_json(member: groups.Member) -> dict[str, Any]:
+    """One member of a group."""
+    return {
+        "account_id": member.account_id,
+        "username": member.username,
+        "identity_id": member.identity_id,
+        "source": member.source.value,
+    }
+
+
+def status_to_json(status: groups.GroupsImportStatus) -> dict[str, Any]:
+    """The body of ``GET /api/v1/integration/groups-import``."""
+
+    def when(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "access_groups": status.access_groups,
+        "groups_received": status.groups_received,
+        "memberships_received": status.memberships_received,
+        "mapped_groups": status.mapped_groups,
+        "unmapped_groups": status.groups_received - status.mapped_groups,
+        "last_provider_activity_at": when(status.last_provider_activity_at),
+        "last_group_change_at": when(status.last_group_change_at),
+        "errors": [
+            {"at": when(e.at), "action": e.action, "target": e.target, "detail": e.detail}
+            for e in status.errors
+        ],
+    }
+
+
+def _actor() -> str:
+    account = current_account()
+    assert account is not None  # require_role answered 401 otherwise
+    return f"account:{account.username}"
+
+
+def _int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise InvalidInput(f"{name} must be a non-negative integer")
+    return int(raw)
+
+
+def _body(group: Group) -> dict[str, Any]:
+    session = dbs()
+    body = group_to_json(
+        group,
+        read_only=groups.is_read_only(session, group),
+        organizations_=groups.organizations_of_groups(session, [group.id])[group.id],
+    )
+    body["member_count"] = groups.member_count(session, group)
+    return body
+
+
+def _account(account_id: int) -> Account:
+    account = dbs().get(Account, account_id)
+    if account is None:
+        raise NotFound(f"no account {account_id}")
+    return account
+
+
+@bp.get("/groups")
+@require_role(Role.administrator)
+def list_groups() -> ResponseReturnValue:
+    """Manual and provider groups, by name: ``?source=manual|provider&offset=&limit=``."""
+    raw_source = request.args.get("source")
+    if raw_source is not None and raw_source not in GroupSource.__members__:
+        raise InvalidInput("source must be manual or provider")
+    session = dbs()
+    page = groups.list_groups(
+        session,
+        source=GroupSource(raw_source) if raw_source else None,
+        offset=_int_arg("offset", 0),
+        limit=_int_arg("limit", groups.MAX_PAGE),
+    )
+    return jsonify(
+        total=page.total,
+        groups=[
+            group_to_json(
+                group,
+                read_only=groups.is_read_only(session, group),
+                organizations_=page.organizations[group.id],
+            )
+            for group in page.groups
+        ],
+    )
+
+
+@bp.post("/groups")
+@require_role(Role.administrator)
+def create_group() -> ResponseReturnValue:
+    """Create a manual group: ``{"display_name": ..., "organization_ids": [...]}``."""
+    data = json_body({"display_name", "organization_ids"}, required={"display_name"})
+    session = dbs()
+    group = groups.create_group(session, data["display_name"], actor=_actor())
+    if "organization_ids" in data:
+        organizations.set_group_organizations(
+            session, group, data["organization_ids"], actor=_actor()
+        )
+    body = _body(group)
+    session.commit()
+    return jsonify(body), 201
+
+
+@bp.get("/groups/<group_id>")
+@require_role(Role.administrator)
+def get_group(group_id: str) -> ResponseReturnValue:
+    """One group with its member count and organizations."""
+    return jsonify(_body(groups.get_group(dbs(), group_id)))
+
+
+@bp.patch("/groups/<group_id>")
+@require_role(Role.administrator)
+def update_group(group_id: str) -> ResponseReturnValue:
+    """Rename (manual groups, or provider groups while access groups are off) and/or re-map.
+
+    ``{"display_name": ..., "organization_ids": [...]}``; the mapping is replaced.
+    """
+    data = json_body({"display_name", "organization_ids"})
+    session = dbs()
+    group = groups.get_group(session, group_id)
+    if "display_name" in data:
+        groups.rename_group(session, group, data["display_name"], actor=_actor())
+    if "organization_ids" in data:
+        organizations.set_group_organizations(
+            session, group, data["organization_ids"], actor=_actor()
+        )
+    body = _body(group)
+    session.commit()
+    return jsonify(body)
+
+
+@bp.delete("/groups/<group_id>")
+@require_role(Role.administrator)
+def delete_group(group_id: str) -> ResponseReturnValue:
+    """Delete a group the portal owns (409 for a provider group while access groups are on)."""
+    session = dbs()
+    groups.delete_group(session, groups.get_group(session, group_id), actor=_actor())
+    session.commit()
+    return "", 204
+
+
+@bp.get("/groups/<group_id>/members")
+@require_role(Role.administrator)
+def list_members(group_id: str) -> ResponseReturnValue:
+    """One page of members, oldest first: ``?offset=&limit=`` (at most 1000)."""
+    session = dbs()
+    group = groups.get_group(session, group_id)
+    members = groups.list_members(
+        session, group, offset=_int_arg("offset", 0), limit=_int_arg("limit", groups.MAX_PAGE)
+    )
+    return jsonify(
+        total=groups.member_count(session, group),
+        members=[member_to_json(member) for member in members],
+    )
+
+
+@bp.put("/groups/<group_id>/members/<int:account_id>")
+@require_role(Role.administrator)
+def add_member(group_id: str, account_id: int) -> ResponseReturnValue:
+    """Add an account to a group by hand (201 when new, 200 when it was a member)."""
+    session = dbs()
+    group = groups.get_group(session, group_id)
+    added = groups.add_member(session, group, _account(account_id), actor=_actor())
+    session.commit()
+    return jsonify(added=added), 201 if added else 200
+
+
+@bp.delete("/groups/<group_id>/members/<int:account_id>")
+@require_role(Role.administrator)
+def remove_member(group_id: str, account_id: int) -> ResponseReturnValue:
+    """Remove an account from a group (204 whether or not it was a member)."""
+    session = dbs()
+    group = groups.get_group(session, group_id)
+    groups.remove_member(session, group, _account(account_id), actor=_actor())
+    session.commit()
+    return "", 204
+
+
+@bp.get("/integration/groups-import")
+@require_role(Role.administrator)
+def groups_import_status() -> ResponseReturnValue:
+    """What the provider sent so far: groups, memberships, last activity, errors."""
+    return jsonify(status_to_json(groups.import_status(dbs())))

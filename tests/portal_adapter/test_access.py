@@ -1,0 +1,424 @@
+"""Product rule 5: groups -> organizations -> what an account sees; the login refresh."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal_adapter import access
+from portal_adapter.models import Account
+from portal_adapter.models import AuditEvent
+from portal_adapter.models import GroupMembership
+from portal_adapter.models import GroupSource
+from portal_adapter.models import MembershipSource
+from portal_adapter.models import Role
+from tests.portal_adapter.test_access_builders import add_manual_member
+from tests.portal_adapter.test_access_builders import add_provider_member
+from tests.portal_adapter.test_access_builders import new_account
+from tests.portal_adapter.test_access_builders import new_group
+from tests.portal_adapter.test_access_builders import new_identity
+from tests.portal_adapter.test_access_builders import new_organization
+from tests.portal_adapter.test_access_builders import set_access_groups
+
+
+def names(organizations: list) -> list[str]:  # type: ignore[type-arg]
+    return [organization.name for organization in organizations]
+
+
+def memberships_of(session: Session, group_id: str) -> list[tuple[str | None, int | None, str]]:
+    rows = session.execute(
+        select(
+            GroupMembership.identity_id, GroupMembership.account_id, GroupMembership.source
+        ).where(GroupMembership.group_id == group_id)
+    )
+    return sorted(
+        ((i, a, MembershipSource(s).value) for i, a, s in rows), key=lambda row: repr(row)
+    )
+
+
+def test_an_account_sees_the_organizations_mapped_from_its_manual_groups(session: Session) -> None:
+    alice = new_account(session, "alice")
+    staff = new_group(session, "Staff", source=GroupSource.manual)
+    add_manual_member(session, staff, alice)
+    new_organization(session, "Acme", [staff])
+    new_organization(session, "Globex")
+
+    assert names(access.organizations_for(session, alice)) == ["Acme"]
+    assert [g.display_name for g in access.groups_for(session, alice)] == ["Staff"]
+
+
+def test_an_account_sees_organizations_of_its_provider_groups_while_access_groups_are_on(
+    session: Session,
+) -> None:
+    set_access_groups(session, on=True)
+    alice = new_account(session, "alice")
+    sales = new_group(session, "Sales")
+    add_provider_member(session, sales, new_identity(session, "alice", account=alice))
+    new_organization(session, "Acme", [sales])
+    new_organization(session, "Initech", [sales])
+    new_organization(session, "Globex")
+
+    assert names(access.organizations_for(session, alice)) == ["Acme", "Initech"]
+    assert [g.source for g in access.groups_for(session, alice)] == [GroupSource.provider]
+
+
+@pytest.mark.parametrize(
+    ("access_groups", "unified_login"), [(False, True), (True, False), (False, False)]
+)
+def test_provider_groups_grant_nothing_while_access_groups_are_off(
+    session: Session, access_groups: bool, unified_login: bool
+) -> None:
+    set_access_groups(session, on=access_groups, unified_login=unified_login)
+    alice = new_account(session, "alice")
+    sales = new_group(session, "Sales")
+    add_provider_member(session, sales, new_identity(session, "alice", account=alice))
+    new_organization(session, "Acme", [sales])
+
+    assert access.organizations_for(session, alice) == []
+    assert access.groups_for(session, alice) == []
+    assert access.access_groups_active(session) is False
+
+
+def test_superusers_see_every_organization_without_any_group(session: Session) -> None:
+    root = new_account(session, "root", role=Role.superuser)
+    new_organization(session, "Globex")
+    new_organization(session, "Acme")
+
+    assert names(access.organizations_for(session, root)) == ["Acme", "Globex"]
+
+
+@pytest.mark.parametrize("role", [Role.read_only, Role.technician, Role.administrator])
+def test_an_account_without_groups_sees_no_organization(session: Session, role: Role) -> None:
+    bob = new_account(session, "bob", role=role)
+    new_organization(session, "Acme")
+
+    assert access.organizations_for(session, bob) == []
+
+
+def test_an_unmapped_group_gives_no_organizations(session: Session) -> None:
+    set_access_groups(session, on=True)
+    alice = new_account(session, "alice")
+    lonely = new_group(session, "Lonely")
+    add_provider_member(session, lonely, new_identity(session, "alice", account=alice))
+    manual = new_group(session, "Manual lonely", source=GroupSource.manual)
+    add_manual_member(session, manual, alice)
+    other = new_group(session, "Other", source=GroupSource.manual)
+    new_organization(session, "Acme", [other])
+
+    assert len(access.groups_for(session, alice)) == 2
+    assert access.organizations_for(session, alice) == []
+
+
+def test_can_see_organization_answers_for_seen_unseen_and_missing_ids(session: Session) -> None:
+    alice = new_account(session, "alice")
+    staff = new_group(session, "Staff", source=GroupSource.manual)
+    add_manual_member(session, staff, alice)
+    seen = new_organization(session, "Acme", [staff])
+    unseen = new_organization(session, "Globex")
+
+    assert access.can_see_organization(session, alice, seen.id) is True
+    assert access.can_see_organization(session, alice, unseen.id) is False
+    assert access.can_see_organization(session, alice, 999_999) is False
+
+
+def test_an_organization_reached_by_two_groups_is_listed_once(session: Session) -> None:
+    set_access_groups(session, on=True)
+    alice = new_account(session, "alice")
+    manual = new_group(session, "Staff", source=GroupSource.manual)
+    add_manual_member(session, manual, alice)
+    provider = new_group(session, "Sales")
+    add_provider_member(session, provider, new_identity(session, "alice", account=alice))
+    new_organization(session, "Acme", [manual, provider])
+
+    assert names(access.organizations_for(session, alice)) == ["Acme"]
+
+
+class TestLoginRefresh:
+    """``refresh_provider_groups``: the groups claim at each login."""
+
+    def setup_account(self, session: Session) -> tuple:  # type: ignore[type-arg]
+        set_access_groups(session, on=True)
+        alice = new_account(session, "alice")
+        identity = new_identity(session, "alice", account=alice)
+        return alice, identity
+
+    def test_login_refresh_adds_provider_groups_named_in_the_claim_case_insensitively(
+        self, session: Session
+    ) -> None:
+        alice, identity = self.setup_account(session)
+        sales = new_group(session, "Sales")
+        support = new_group(session, "Support", external_id="grp-support")
+        new_group(session, "Finance")
+
+        changed = access.refresh_provider_groups(
+            session, alice, ["SALES", "grp-support", "no such group"], actor="login"
+        )
+
+        assert changed is True
+        assert memberships_of(session, sales.id) == [(identity.id, None, "provider")]
+        assert memberships_of(session, support.id) == [(identity.id, None, "provider")]
+        assert [g.display_name for g in access.groups_for(session, alice)] == ["Sales", "Support"]
+        event = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "access.login_groups_refreshed")
+        ).one()
+        assert sorted(event.after["added"]) == sorted([sales.id, support.id])
+
+    def test_login_refresh_removes_provider_memberships_missing_from_the_claim(
+        self, session: Session
+    ) -> None:
+        alice, identity = self.setup_account(session)
+        sales = new_group(session, "Sales")
+        finance = new_group(session, "Finance")
+        add_provider_member(session, sales, identity)
+        add_provider_member(session, finance, identity)
+
+        assert access.refresh_provider_groups(session, alice, ["Sales"], actor="login") is True
+
+        assert memberships_of(session, sales.id) == [(identity.id, None, "provider")]
+        assert memberships_of(session, finance.id) == []
+
+    def test_a_login_refresh_never_removes_a_manual_membership(self, session: Session) -> None:
+        alice, _identity = self.setup_account(session)
+        manual = new_group(session, "Staff", source=GroupSource.manual)
+        add_manual_member(session, manual, alice)
+        new_organization(session, "Acme", [manual])
+
+        access.refresh_provider_groups(session, alice, [], actor="login")
+        access.refresh_provider_groups(session, alice, ["Other"], actor="login")
+
+        assert memberships_of(session, manual.id) == [(None, alice.id, "manual")]
+        assert names(access.organizations_for(session, alice)) == ["Acme"]
+
+    def test_a_login_refresh_never_joins_a_manual_group_of_the_same_name(
+        self, session: Session
+    ) -> None:
+        alice, _identity = self.setup_account(session)
+        manual = new_group(session, "Sales", source=GroupSource.manual)
+
+        assert access.refresh_provider_groups(session, alice, ["Sales"], actor="login") is False
+
+        assert memberships_of(session, manual.id) == []
+
+    def test_a_login_refresh_with_the_same_groups_changes_nothing(self, session: Session) -> None:
+        alice, identity = self.setup_account(session)
+        sales = new_group(session, "Sales")
+        add_provider_member(session, sales, identity)
+        before = session.scalar(select(AuditEvent.id).limit(1))
+
+        assert access.refresh_provider_groups(session, alice, ["sales"], actor="login") is False
+
+        assert session.scalar(select(AuditEvent.id).limit(1)) == before
+        assert memberships_of(session, sales.id) == [(identity.id, None, "provider")]
+
+    def test_a_login_refresh_of_an_account_without_provider_identity_changes_nothing(
+        self, session: Session
+    ) -> None:
+        set_access_groups(session, on=True)
+        local = new_account(session, "local")
+        sales = new_group(session, "Sales")
+
+        assert access.refresh_provider_groups(session, local, ["Sales"], actor="login") is False
+
+        assert memberships_of(session, sales.id) == []
+
+    def test_a_login_refresh_bumps_the_group_version_for_scim_etags(self, session: Session) -> None:
+        alice, _identity = self.setup_account(session)
+        sales = new_group(session, "Sales")
+        version = sales.version
+
+        access.refresh_provider_groups(session, alice, ["Sales"], actor="login")
+        session.refresh(sales)
+
+        assert sales.version == version + 1
+
+
+class TestAccessGroupsToggle:
+    """What turning access groups on and off does to groups already held."""
+
+    def test_turning_access_groups_on_shows_the_provider_groups_already_held_at_once(
+        self, session: Session
+    ) -> None:
+        set_access_groups(session, on=False)
+        alice = new_account(session, "alice")
+        sales = new_group(session, "Sales")
+        add_provider_member(session, sales, new_identity(session, "alice", account=alice))
+        new_organization(session, "Acme", [sales])
+        assert access.organizations_for(session, alice) == []
+
+        set_access_groups(session, on=True)
+        held = access.on_access_groups_enabled(session, actor="account:root")
+
+        assert held == 1
+        assert names(access.organizations_for(session, alice)) == ["Acme"]
+        event = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "access_groups.enabled")
+        ).one()
+        assert event.after == {"provider_groups": 1}
+
+    def test_turning_access_groups_off_makes_provider_groups_manual_in_place(
+        self, session: Session
+    ) -> None:
+        set_access_groups(session, on=True)
+        alice = new_account(session, "alice")
+        identity = new_identity(session, "alice", account=alice)
+        pending = new_identity(session, "pending")
+        sales = new_group(session, "Sales", external_id="grp-sales")
+        add_provider_member(session, sales, identity)
+        add_provider_member(session, sales, pending)
+        new_organization(session, "Acme", [sales])
+        group_id, version = sales.id, sales.version
+
+        set_access_groups(session, on=False)
+        converted = access.on_access_groups_disabled(session, actor="account:root")
+        session.refresh(sales)
+
+        assert converted == 1
+        assert sales.id == group_id
+        assert sales.source is GroupSource.manual
+        assert sales.external_id is None
+        assert sales.payload["formerExternalId"] == "grp-sales"
+        assert sales.version == version + 1
+        assert set(memberships_of(session, group_id)) == {
+            (None, alice.id, "manual"),
+            (pending.id, None, "manual"),
+        }
+        # Memberships and mappings kept: alice still sees Acme with the setting off.
+        assert names(access.organizations_for(session, alice)) == ["Acme"]
+        event = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "access_groups.disabled")
+        ).one()
+        assert event.after["groups_converted"] == 1
+        assert event.after["memberships_converted"] == 2
+
+    def test_turning_access_groups_off_leaves_manual_groups_alone(self, session: Session) -> None:
+        set_access_groups(session, on=True)
+        alice = new_account(session, "alice")
+        manual = new_group(session, "Staff", source=GroupSource.manual)
+        add_manual_member(session, manual, alice)
+        version = manual.version
+
+        assert access.on_access_groups_disabled(session, actor="account:root") == 0
+        session.refresh(manual)
+
+        assert manual.version == version
+        assert memberships_of(session, manual.id) == [(None, alice.id, "manual")]
+
+    def test_the_settings_update_calls_the_access_group_hooks(self, session: Session) -> None:
+        from portal_adapter import integration
+
+        sales = new_group(session, "Sales")
+        integration.update_settings(
+            session, {"unified_login": True, "access_groups": True}, actor="account:root"
+        )
+        assert sales.source is GroupSource.provider
+
+        integration.update_settings(session, {"access_groups": False}, actor="account:root")
+        session.refresh(sales)
+
+        assert sales.source is GroupSource.manual
+
+
+def test_conversion_keeps_an_account_that_was_member_both_ways_once(session: Session) -> None:
+    set_access_groups(session, on=True)
+    alice = new_account(session, "alice")
+    identity = new_identity(session, "alice", account=alice)
+    sales = new_group(session, "Sales")
+    add_provider_member(session, sales, identity)
+    add_manual_member(session, sales, alice)
+
+    access.on_access_groups_disabled(session, actor="account:root")
+
+    assert set(memberships_of(session, sales.id)) == {
+        (None, alice.id, "manual"),
+        (identity.id, None, "manual"),
+    }
+    assert [g.display_name for g in access.groups_for(session, alice)] == ["Sales"]
+
+
+class TestScale:
+    """Visibility never loads a group's membership list, however big the group."""
+
+    MEMBERS = 3000
+
+    def seed(self, session: Session) -> tuple:  # type: ignore[type-arg]
+        from sqlalchemy import insert
+
+        from portal_adapter.models import ProviderIdentity
+
+        set_access_groups(session, on=True)
+        alice = new_account(session, "alice")
+        identity = new_identity(session, "alice", account=alice)
+        everyone = new_group(session, "Everyone")
+        session.execute(
+            insert(ProviderIdentity),
+            [
+                {"id": f"id-{n}", "user_name": f"u{n}", "user_name_ci": f"u{n}", "payload": {}}
+                for n in range(self.MEMBERS)
+            ],
+        )
+        session.execute(
+            insert(GroupMembership),
+            [
+                {"group_id": everyone.id, "identity_id": f"id-{n}", "source": "provider"}
+                for n in range(self.MEMBERS)
+            ],
+        )
+        add_provider_member(session, everyone, identity)
+        others = [new_group(session, f"Group {n}") for n in range(30)]
+        organization = new_organization(session, "Acme", [everyone, *others[:3]])
+        new_organization(session, "Globex", others[3:])
+        session.commit()
+        ids = alice.id, organization.id
+        session.expunge_all()
+        return session.get(Account, ids[0]), ids[1]
+
+    def test_computing_visibility_takes_few_statements_and_loads_no_membership_row(
+        self, session: Session
+    ) -> None:
+        from sqlalchemy import event
+
+        alice, organization_id = self.seed(session)
+        statements: list[str] = []
+        engine = session.get_bind()
+
+        def count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+            statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            organizations = access.organizations_for(session, alice)
+            groups = access.groups_for(session, alice)
+            seen = access.can_see_organization(session, alice, organization_id)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+
+        assert names(organizations) == ["Acme"]
+        assert [g.display_name for g in groups] == ["Everyone"]
+        assert seen is True
+        # One settings read, then one statement per answer.
+        assert len(statements) <= 6, statements
+        assert not [o for o in session.identity_map.values() if isinstance(o, GroupMembership)]
+        membership_selects = [s for s in statements if "group_memberships" in s]
+        assert membership_selects
+        for statement in membership_selects:
+            assert "group_memberships.account_id =" in statement
+            assert "provider_identities.account_id =" in statement
+
+    def test_the_visibility_query_plan_searches_memberships_by_index(
+        self, session: Session
+    ) -> None:
+        if session.get_bind().dialect.name != "sqlite":
+            pytest.skip("EXPLAIN QUERY PLAN is SQLite's; PostgreSQL plans differ by size")
+        alice, _organization_id = self.seed(session)
+        statement = select(access.Organization).where(
+            *access._visible_organizations_clause(session, alice)
+        )
+        compiled = statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        from sqlalchemy import text
+
+        plan = [row[-1] for row in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()]
+
+        memberships = [step for step in plan if "group_memberships" in step]
+        assert memberships, plan
+        assert all(step.startswith("SEARCH") for step in memberships), plan
