@@ -201,7 +201,9 @@ class RelyingParty:
         if iss != self.issuer:
             raise OidcError("iss_mismatch")
 
-    def verify_id_token(self, metadata: dict[str, Any], id_token: str, *, nonce: str) -> dict[str, Any]:
+    def verify_id_token(
+        self, metadata: dict[str, Any], id_token: str, *, nonce: str
+    ) -> dict[str, Any]:
         """Check an ID token's signature and claims (OIDC Core §3.1.3.7); return its claims.
 
         :raises OidcError: ``malformed_token``, ``alg_refused``, ``unknown_key``,
@@ -288,7 +290,9 @@ class RelyingParty:
             raise OidcError("userinfo_sub_mismatch")
         return userinfo
 
-    def end_session_url(self, *, id_token_hint: str | None, post_logout_redirect_uri: str) -> str | None:
+    def end_session_url(
+        self, *, id_token_hint: str | None, post_logout_redirect_uri: str
+    ) -> str | None:
         """Return the provider's RP-initiated logout URL, or None when it has none."""
         if not self.is_configured:
             return None
@@ -298,7 +302,10 @@ class RelyingParty:
             return None
         if not endpoint:
             return None
-        params = {"client_id": self.client_id or "", "post_logout_redirect_uri": post_logout_redirect_uri}
+        params = {
+            "client_id": self.client_id or "",
+            "post_logout_redirect_uri": post_logout_redirect_uri,
+        }
         if id_token_hint:
             params["id_token_hint"] = id_token_hint
         separator = "&" if "?" in endpoint else "?"

@@ -54,7 +54,14 @@ def load_current_account() -> None:
 def start_session(
     account: Account, *, method: str, id_token_hint: str | None = None
 ) -> LoginSession:
-    """Open a session for ``account`` and bind it to a fresh cookie (the caller commits)."""
+    """Open a session for ``account`` and bind it to a fresh cookie (the caller commits).
+
+    A session this browser already held is ended: a login always rotates the id, and
+    the old id must not stay usable (session fixation).
+    """
+    previous = g.get("login_session")
+    if previous is not None:
+        sessions.end_session(db_session(), previous.id)
     session.clear()
     login_session = sessions.open_session(
         db_session(), account, method=method, id_token_hint=id_token_hint

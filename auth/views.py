@@ -100,15 +100,18 @@ def _login_page(
 
 def _too_many(wait: int, *, bypass_action: str | None = None) -> ResponseReturnValue:
     minutes = max(1, round(wait / 60))
+    unit = "minute" if minutes == 1 else "minutes"
     return _login_page(
         status=429,
-        error=f"Too many attempts. Wait {minutes} minute{'s' if minutes != 1 else ''} and try again.",
+        error=f"Too many attempts. Wait {minutes} {unit} and try again.",
         bypass_action=bypass_action,
         retry_after=wait,
     )
 
 
-def _refusal_page(refused: LoginRefused, *, username: str = "", bypass_action: str | None = None) -> ResponseReturnValue:
+def _refusal_page(
+    refused: LoginRefused, *, username: str = "", bypass_action: str | None = None
+) -> ResponseReturnValue:
     """Translate a refused login into a page: the one place for this adapter."""
     logger.info("login refused: %s", refused.reason)
     status = STATUS_OF_REASON.get(refused.reason, 403)
@@ -150,7 +153,9 @@ def _local_login(*, via_bypass: bool, bypass_action: str | None = None) -> Respo
         return _too_many(wait, bypass_action=bypass_action)
     if not username or not password:
         return _login_page(
-            status=400, error="Enter your username and password.", username=username,
+            status=400,
+            error="Enter your username and password.",
+            username=username,
             bypass_action=bypass_action,
         )
     actor = f"login:{address}"
@@ -184,13 +189,17 @@ def bypass(secret: str) -> ResponseReturnValue:
     if not login.is_bypass_secret(db, secret[:256]):
         login.record_attempt(db, [f"bypass:{address}"], window=_window())
         audit.record(
-            db, actor=f"login:{address}", action="login.bypass_refused",
-            target="integration:bypass_link", level="warning",
+            db,
+            actor=f"login:{address}",
+            action="login.bypass_refused",
+            target="integration:bypass_link",
+            level="warning",
         )
         db.commit()
         # Same answer as any unknown URL: the link's existence is not confirmed.
-        return render_template("auth/message.html", title="Page not found",
-                               message="This link is not valid."), 404
+        return render_template(
+            "auth/message.html", title="Page not found", message="This link is not valid."
+        ), 404
     action = request.path
     if request.method == "GET":
         return _login_page(bypass_action=action)
@@ -225,7 +234,10 @@ def kaseyaone_callback() -> ResponseReturnValue:
     except oidc.OidcError as error:
         logger.info("OIDC callback refused: %s", error.reason)
         audit.record(
-            db, actor="login:oidc", action="login.oidc_refused", detail=error.reason,
+            db,
+            actor="login:oidc",
+            action="login.oidc_refused",
+            detail=error.reason,
             level="warning",
         )
         # The consumed flow row stays deleted: a refused response is not retried.

@@ -88,19 +88,22 @@ def groups_for(session: Session, account: Account) -> list[Group]:
 
 
 def _visible_organizations_clause(session: Session, account: Account) -> list[ColumnElement[bool]]:
-    """WHERE clauses on ``Organization`` that keep only what ``account`` sees."""
+    """WHERE clauses on ``Organization`` that keep only what ``account`` sees.
+
+    An ``IN`` driven from the account's few groups (not an ``EXISTS`` per organization),
+    so the cost follows the account's memberships, not the number of organizations.
+    """
     if account.role is Role.superuser:
         return []
     mapped = (
-        select(OrganizationGroup.id)
+        select(OrganizationGroup.organization_id)
         .join(Group, Group.id == OrganizationGroup.group_id)
         .where(
-            OrganizationGroup.organization_id == Organization.id,
             OrganizationGroup.group_id.in_(_account_group_ids(account.id)),
             *_counting_groups(session),
         )
     )
-    return [exists(mapped)]
+    return [Organization.id.in_(mapped)]
 
 
 def organizations_for(session: Session, account: Account) -> list[Organization]:

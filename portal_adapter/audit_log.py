@@ -6,6 +6,7 @@ import csv
 import datetime
 import io
 from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,7 +87,7 @@ def query_events(
     return Page(items=items, total=total, offset=offset, limit=limit)
 
 
-def iter_events(session: Session, criteria: AuditFilter) -> Iterable[AuditEvent]:
+def iter_events(session: Session, criteria: AuditFilter) -> Iterator[AuditEvent]:
     """Yield matching events oldest first, in batches (for exports)."""
     query = (
         select(AuditEvent)
@@ -114,7 +115,7 @@ def event_to_dict(event: AuditEvent) -> dict[str, Any]:
     }
 
 
-def events_to_csv(events: Iterable[AuditEvent]) -> Iterable[str]:
+def events_to_csv(events: Iterable[AuditEvent]) -> Iterator[str]:
     """Render events as CSV lines, header first (streamable)."""
     import json
 

@@ -16,7 +16,6 @@ import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import or_
@@ -45,6 +44,7 @@ MANAGED_BY_PROVIDER = "managed by KaseyaOne"
 """The words of the read-only refusal; clients and tests look for them."""
 MAX_NAME_LENGTH = 255
 MAX_PAGE = 1000
+DEFAULT_PAGE = 100
 RECENT_ERRORS = 20
 ERROR_WINDOW = datetime.timedelta(days=7)
 """Provider errors and warnings of this long ago at most are reported with the status."""
@@ -57,6 +57,12 @@ class GroupPage:
     groups: list[Group]
     organizations: dict[str, list[Organization]]
     total: int
+    access_groups: bool
+    """Whether access groups are on: the page's provider groups are then read-only."""
+
+    def is_read_only(self, group: Group) -> bool:
+        """Tell whether a group of this page is read-only (no query per group)."""
+        return self.access_groups and group.source is GroupSource.provider
 
 
 @dataclass(frozen=True)
@@ -91,13 +97,6 @@ class GroupsImportStatus:
     last_provider_activity_at: datetime.datetime | None
     last_group_change_at: datetime.datetime | None
     errors: list[ImportError_]
-
-
-def _visible_clause(session: Session) -> list[ColumnElement[bool]]:
-    """Provider groups are out of sight while access groups are off (held, not shown)."""
-    if access_groups_active(session):
-        return []
-    return [Group.source == GroupSource.manual]
 
 
 def is_read_only(session: Session, group: Group) -> bool:
@@ -140,7 +139,8 @@ def list_groups(
 ) -> GroupPage:
     """Return one page of the groups the portal shows, by name, with their organizations."""
     limit = max(0, min(limit, MAX_PAGE))
-    clauses = _visible_clause(session)
+    active = access_groups_active(session)
+    clauses = [] if active else [Group.source == GroupSource.manual]
     if source is not None:
         clauses.append(Group.source == source)
     total = session.scalar(select(func.count()).select_from(Group).where(*clauses)) or 0
@@ -157,6 +157,7 @@ def list_groups(
         groups=groups,
         organizations=organizations_of_groups(session, [g.id for g in groups]),
         total=int(total),
+        access_groups=active,
     )
 
 

@@ -135,7 +135,9 @@ def decide_provider_login(session: Session, claims: ProviderClaims, *, actor: st
 
 
 def _linked_account(session: Session, subject: str) -> Account | None:
-    identity = session.scalar(select(ProviderIdentity).where(ProviderIdentity.external_id == subject))
+    identity = session.scalar(
+        select(ProviderIdentity).where(ProviderIdentity.external_id == subject)
+    )
     if identity is not None and identity.account_id is not None:
         return session.get(Account, identity.account_id)
     if identity is not None:
@@ -272,9 +274,7 @@ def retry_after(
     return worst
 
 
-def record_attempt(
-    session: Session, keys: Sequence[str], *, window: datetime.timedelta
-) -> None:
+def record_attempt(session: Session, keys: Sequence[str], *, window: datetime.timedelta) -> None:
     """Count one attempt against each key, and forget attempts older than the window."""
     now = utcnow()
     session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - window))

@@ -89,7 +89,8 @@ def _unsent(session: Session) -> list[SyncOutboxEntry]:
 
 def retry_delay(attempts: int) -> datetime.timedelta:
     """The wait before the next try after ``attempts`` failures: doubling, capped."""
-    return min(BASE_DELAY * (2 ** max(attempts - 1, 0)), MAX_DELAY)
+    delay: datetime.timedelta = BASE_DELAY * (2 ** max(attempts - 1, 0))
+    return min(delay, MAX_DELAY)
 
 
 def push_pending(

@@ -9,9 +9,11 @@ from typing import Any
 from sqlalchemy import Boolean
 from sqlalchemy import Enum
 from sqlalchemy import ForeignKey
+from sqlalchemy import Index
 from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -107,6 +109,17 @@ class GroupMembership(Base):
     __table_args__ = (
         UniqueConstraint("group_id", "identity_id", name="uq_group_memberships_group_identity"),
         UniqueConstraint("group_id", "account_id", name="uq_group_memberships_group_account"),
+        # An account's manual groups, for visibility (portal_adapter.access). Partial:
+        # nearly every row is a provider membership with a NULL account_id, and SQLite's
+        # ANALYZE counts those NULLs as one value, after which it scans the table rather
+        # than use a full index on account_id.
+        Index(
+            "ix_group_memberships_account_group",
+            "account_id",
+            "group_id",
+            sqlite_where=text("account_id IS NOT NULL"),
+            postgresql_where=text("account_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

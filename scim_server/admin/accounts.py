@@ -16,16 +16,16 @@ from scim_server.admin.api import require_role
 from scim_server.admin.api_helpers import actor
 from scim_server.admin.api_helpers import bool_arg
 from scim_server.admin.api_helpers import bounded_body
+from scim_server.admin.api_helpers import dbs
 from scim_server.admin.api_helpers import page_args
 from scim_server.admin.api_helpers import page_to_dict
-from scim_server.extensions import db
 
 CREATE_FIELDS = {"username", "email", "display_name", "role", "password"}
 
 
 def _view(account_id: int) -> dict[str, object]:
-    account = accounts.get_account(db.session, account_id)
-    return accounts.account_to_dict(account, identity=accounts.identity_of(db.session, account))
+    account = accounts.get_account(dbs(), account_id)
+    return accounts.account_to_dict(account, identity=accounts.identity_of(dbs(), account))
 
 
 @bp.get("/accounts")
@@ -38,7 +38,7 @@ def list_accounts() -> ResponseReturnValue:
     if status is not None and status not in AccountStatus.__members__:
         raise InvalidInput(f"status must be one of {', '.join(AccountStatus)}")
     page = accounts.list_accounts(
-        db.session,
+        dbs(),
         query=request.args.get("q") or None,
         role=accounts.parse_role(role) if role else None,
         status=AccountStatus(status) if status else None,
@@ -47,8 +47,7 @@ def list_accounts() -> ResponseReturnValue:
         limit=limit,
     )
     items = [
-        accounts.account_to_dict(a, identity=accounts.identity_of(db.session, a))
-        for a in page.items
+        accounts.account_to_dict(a, identity=accounts.identity_of(dbs(), a)) for a in page.items
     ]
     return jsonify(page_to_dict(page, items))
 
@@ -66,7 +65,7 @@ def create_account() -> ResponseReturnValue:
     """Create a local account (a pending identity with the same username links to it)."""
     data = bounded_body(CREATE_FIELDS, required={"username"})
     account = accounts.create_account(
-        db.session,
+        dbs(),
         username=data["username"],
         actor=actor(),
         by=current_account(),
@@ -75,7 +74,7 @@ def create_account() -> ResponseReturnValue:
         role=data.get("role", Role.read_only.value),
         password=data.get("password"),
     )
-    db.session.commit()
+    dbs().commit()
     return jsonify(_view(account.id)), 201
 
 
@@ -84,9 +83,9 @@ def create_account() -> ResponseReturnValue:
 def update_account(account_id: int) -> ResponseReturnValue:
     """Change email, display name, role (superuser only), password, status or the flag."""
     data = bounded_body(set(accounts.UPDATABLE))
-    account = accounts.get_account(db.session, account_id)
-    accounts.update_account(db.session, account, data, actor=actor(), by=current_account())
-    db.session.commit()
+    account = accounts.get_account(dbs(), account_id)
+    accounts.update_account(dbs(), account, data, actor=actor(), by=current_account())
+    dbs().commit()
     return jsonify(_view(account_id))
 
 
@@ -94,12 +93,10 @@ def update_account(account_id: int) -> ResponseReturnValue:
 @require_role(Role.administrator)
 def disable_account(account_id: int) -> ResponseReturnValue:
     """Disable an account; its sessions end at once."""
-    account = accounts.get_account(db.session, account_id)
+    account = accounts.get_account(dbs(), account_id)
     accounts.check_may_manage(current_account(), account)
-    accounts.disable_account(
-        db.session, account, actor=actor(), reason="disabled by an administrator"
-    )
-    db.session.commit()
+    accounts.disable_account(dbs(), account, actor=actor(), reason="disabled by an administrator")
+    dbs().commit()
     return jsonify(_view(account_id))
 
 
@@ -107,8 +104,8 @@ def disable_account(account_id: int) -> ResponseReturnValue:
 @require_role(Role.administrator)
 def enable_account(account_id: int) -> ResponseReturnValue:
     """Enable a disabled account."""
-    account = accounts.get_account(db.session, account_id)
+    account = accounts.get_account(dbs(), account_id)
     accounts.check_may_manage(current_account(), account)
-    accounts.enable_account(db.session, account, actor=actor())
-    db.session.commit()
+    accounts.enable_account(dbs(), account, actor=actor())
+    dbs().commit()
     return jsonify(_view(account_id))

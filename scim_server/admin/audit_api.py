@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Any
+from typing import cast
 
 from flask import Flask
 from flask import Response
@@ -28,9 +29,9 @@ from portal_adapter.models import AuditEvent
 from portal_adapter.models import Role
 from scim_server.admin.api import bp
 from scim_server.admin.api import require_role
+from scim_server.admin.api_helpers import dbs
 from scim_server.admin.api_helpers import page_args
 from scim_server.admin.api_helpers import page_to_dict
-from scim_server.extensions import db
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _listener_installed = False
@@ -53,7 +54,7 @@ def list_audit() -> ResponseReturnValue:
     ``target``, ``since``, ``until`` (ISO 8601); ``page``/``per_page``."""
     criteria = _criteria()
     offset, limit = page_args()
-    page = audit_log.query_events(db.session, criteria, offset=offset, limit=limit)
+    page = audit_log.query_events(dbs(), criteria, offset=offset, limit=limit)
     return jsonify(page_to_dict(page, [audit_log.event_to_dict(e) for e in page.items]))
 
 
@@ -62,7 +63,7 @@ def list_audit() -> ResponseReturnValue:
 def export_audit() -> ResponseReturnValue:
     """The matching events oldest first as CSV (same filters), streamed."""
     criteria = _criteria()
-    lines = audit_log.events_to_csv(audit_log.iter_events(db.session, criteria))
+    lines = audit_log.events_to_csv(audit_log.iter_events(dbs(), criteria))
     return Response(
         stream_with_context(lines),
         mimetype="text/csv",
@@ -102,4 +103,4 @@ def _install(app: Flask) -> None:
 
 @bp.record_once
 def _register(state: BlueprintSetupState) -> None:
-    _install(state.app)
+    _install(cast("Flask", state.app))

@@ -127,14 +127,14 @@ def list_groups() -> ResponseReturnValue:
         session,
         source=GroupSource(raw_source) if raw_source else None,
         offset=_int_arg("offset", 0),
-        limit=_int_arg("limit", groups.MAX_PAGE),
+        limit=_int_arg("limit", groups.DEFAULT_PAGE),
     )
     return jsonify(
         total=page.total,
         groups=[
             group_to_json(
                 group,
-                read_only=groups.is_read_only(session, group),
+                read_only=page.is_read_only(group),
                 organizations_=page.organizations[group.id],
             )
             for group in page.groups
@@ -203,7 +203,7 @@ def list_members(group_id: str) -> ResponseReturnValue:
     session = dbs()
     group = groups.get_group(session, group_id)
     members = groups.list_members(
-        session, group, offset=_int_arg("offset", 0), limit=_int_arg("limit", groups.MAX_PAGE)
+        session, group, offset=_int_arg("offset", 0), limit=_int_arg("limit", groups.DEFAULT_PAGE)
     )
     return jsonify(
         total=groups.member_count(session, group),

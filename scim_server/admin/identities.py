@@ -15,9 +15,9 @@ from scim_server.admin.api import current_account
 from scim_server.admin.api import require_role
 from scim_server.admin.api_helpers import actor
 from scim_server.admin.api_helpers import bounded_body
+from scim_server.admin.api_helpers import dbs
 from scim_server.admin.api_helpers import page_args
 from scim_server.admin.api_helpers import page_to_dict
-from scim_server.extensions import db
 
 
 @bp.get("/identities")
@@ -26,7 +26,7 @@ def list_identities() -> ResponseReturnValue:
     """Provider identities; ``?status=pending`` lists those waiting for an account."""
     offset, limit = page_args()
     status = identities.parse_status(request.args.get("status"))
-    page = identities.list_identities(db.session, status=status, offset=offset, limit=limit)
+    page = identities.list_identities(dbs(), status=status, offset=offset, limit=limit)
     return jsonify(page_to_dict(page, [identities.identity_to_dict(i) for i in page.items]))
 
 
@@ -34,7 +34,7 @@ def list_identities() -> ResponseReturnValue:
 @require_role(Role.administrator)
 def get_identity(identity_id: str) -> ResponseReturnValue:
     """One provider identity."""
-    return jsonify(identities.identity_to_dict(identities.get_identity(db.session, identity_id)))
+    return jsonify(identities.identity_to_dict(identities.get_identity(dbs(), identity_id)))
 
 
 @bp.post("/identities/<identity_id>/account")
@@ -43,15 +43,15 @@ def create_account_for(identity_id: str) -> ResponseReturnValue:
     """Create the account of a pending identity (optional ``role``, superuser only above
     read_only) and link it."""
     data = bounded_body({"role"})
-    identity = identities.get_identity(db.session, identity_id)
+    identity = identities.get_identity(dbs(), identity_id)
     account = identities.create_account_for(
-        db.session,
+        dbs(),
         identity,
         actor=actor(),
         by=current_account(),
         role=data.get("role", Role.read_only.value),
     )
-    db.session.commit()
+    dbs().commit()
     return jsonify(accounts.account_to_dict(account, identity=identity)), 201
 
 
@@ -63,8 +63,8 @@ def link_identity(identity_id: str) -> ResponseReturnValue:
     account_id = data["account_id"]
     if not isinstance(account_id, int) or isinstance(account_id, bool):
         raise InvalidInput("account_id must be an integer")
-    identity = identities.get_identity(db.session, identity_id)
-    account = accounts.get_account(db.session, account_id)
-    identities.link_to_account(db.session, identity, account, actor=actor(), by=current_account())
-    db.session.commit()
+    identity = identities.get_identity(dbs(), identity_id)
+    account = accounts.get_account(dbs(), account_id)
+    identities.link_to_account(dbs(), identity, account, actor=actor(), by=current_account())
+    dbs().commit()
     return jsonify(accounts.account_to_dict(account, identity=identity))

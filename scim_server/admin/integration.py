@@ -6,9 +6,9 @@ Also adds the integration on a fresh install once an OIDC provider is configured
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
+from typing import cast
 
 from flask import Flask
 from flask import Response
@@ -29,15 +29,15 @@ from scim_server.admin.api import current_account
 from scim_server.admin.api import require_role
 from scim_server.admin.api_helpers import actor
 from scim_server.admin.api_helpers import bounded_body
-from scim_server.extensions import db
+from scim_server.admin.api_helpers import dbs
 
 logger = logging.getLogger(__name__)
 SETTINGS_FIELDS = set(integration.EDITABLE) | set(integration.READ_ONLY)
 
 
 def _settings_view() -> dict[str, Any]:
-    row = integration.get_settings(db.session)
-    view = integration.read_settings(db.session).as_dict()
+    row = integration.get_settings(dbs())
+    view = integration.read_settings(dbs()).as_dict()
     view["name"] = row.name
     view["installed"] = row.installed
     view["last_provider_activity_at"] = (
@@ -67,8 +67,8 @@ def get_integration() -> ResponseReturnValue:
 def patch_integration() -> ResponseReturnValue:
     """Change settings under the rules: 409 naming the rule when one refuses."""
     data = bounded_body(SETTINGS_FIELDS)
-    integration.update_settings(db.session, data, actor=actor())
-    db.session.commit()
+    integration.update_settings(dbs(), data, actor=actor())
+    dbs().commit()
     return jsonify(_settings_view())
 
 
@@ -77,8 +77,8 @@ def patch_integration() -> ResponseReturnValue:
 def rotate_bypass_link() -> ResponseReturnValue:
     """Make a new bypass link (the old one stops working) and return it."""
     bounded_body(set())
-    integration.rotate_bypass_secret(db.session, actor=actor())
-    db.session.commit()
+    integration.rotate_bypass_secret(dbs(), actor=actor())
+    dbs().commit()
     return jsonify(_settings_view())
 
 
@@ -86,7 +86,7 @@ def rotate_bypass_link() -> ResponseReturnValue:
 @require_role(Role.superuser)
 def export_users_csv() -> ResponseReturnValue:
     """Every account linked to the provider and what a reset will do to it, as CSV."""
-    body = reset.affected_to_csv(reset.affected_accounts(db.session))
+    body = reset.affected_to_csv(reset.affected_accounts(dbs()))
     return Response(
         body,
         mimetype="text/csv",
@@ -98,7 +98,7 @@ def export_users_csv() -> ResponseReturnValue:
 @require_role(Role.superuser)
 def export_users_json() -> ResponseReturnValue:
     """The same export as JSON."""
-    rows = reset.affected_accounts(db.session)
+    rows = reset.affected_accounts(dbs())
     return jsonify(items=[row.as_dict() for row in rows], total=len(rows))
 
 
@@ -107,8 +107,8 @@ def export_users_json() -> ResponseReturnValue:
 def reset_integration() -> ResponseReturnValue:
     """Remove the integration and every user mapping; needs ``{"confirm": "<name>"}``."""
     data = bounded_body({"confirm"}, required={"confirm"})
-    outcome = reset.reset_integration(db.session, actor=actor(), confirm=data["confirm"])
-    db.session.commit()
+    outcome = reset.reset_integration(dbs(), actor=actor(), confirm=data["confirm"])
+    dbs().commit()
     return jsonify(
         deleted=outcome.deleted,
         unlinked=outcome.unlinked,
@@ -123,8 +123,8 @@ def reset_integration() -> ResponseReturnValue:
 @require_role(Role.administrator)
 def sync_status() -> ResponseReturnValue:
     """The settings-sync status and the newest outbox entries (pending, synced, failed)."""
-    row = integration.get_settings(db.session)
-    entries = settings_sync.list_entries(db.session)
+    row = integration.get_settings(dbs())
+    entries = settings_sync.list_entries(dbs())
     return jsonify(
         sync_status=row.sync_status.value,
         revision=row.revision,
@@ -142,7 +142,7 @@ def provider_settings() -> ResponseReturnValue:
     header = request.headers.get("Authorization", "")
     scheme, _, presented = header.partition(" ")
     token = (
-        tokens.verify_token(db.session, presented.strip())
+        tokens.verify_token(dbs(), presented.strip())
         if scheme.lower() == "bearer" and presented.strip()
         else None
     )
@@ -152,10 +152,10 @@ def provider_settings() -> ResponseReturnValue:
         response.headers["WWW-Authenticate"] = "Bearer"
         return response
     data = bounded_body(set(integration.EDITABLE))
-    integration.apply_provider_settings(db.session, data, actor=f"scim:{token.name}")
+    integration.apply_provider_settings(dbs(), data, actor=f"scim:{token.name}")
     tokens.touch_token(token)
-    db.session.commit()
-    view = integration.read_settings(db.session).as_dict()
+    dbs().commit()
+    view = integration.read_settings(dbs()).as_dict()
     return jsonify(view)
 
 
@@ -166,23 +166,22 @@ def _ensure_installed_once(app: Flask) -> None:
     app.extensions["uniview_install_checked"] = True
     try:
         changed = integration.ensure_installed(
-            db.session, provider_configured=bool(app.config.get("OIDC_ISSUER"))
+            dbs(), provider_configured=bool(app.config.get("OIDC_ISSUER"))
         )
-        db.session.commit()
+        dbs().commit()
     except IntegrityError:
         # Another replica created the row at the same moment; it did the work.
-        db.session.rollback()
+        dbs().rollback()
         return
     if changed:
         logger.info(
-            "integration added: unified login on (OIDC provider %s)",
-            json.dumps(app.config.get("OIDC_ISSUER")),
+            "integration added: unified login on (OIDC provider %s)", app.config.get("OIDC_ISSUER")
         )
 
 
 @bp.record_once
 def _register_install_check(state: BlueprintSetupState) -> None:
-    app = state.app
+    app = cast("Flask", state.app)
 
     @app.before_request
     def _install_check() -> None:

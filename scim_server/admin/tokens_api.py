@@ -22,7 +22,7 @@ from scim_server.admin.api import error_response
 from scim_server.admin.api import require_role
 from scim_server.admin.api_helpers import actor
 from scim_server.admin.api_helpers import bounded_body
-from scim_server.extensions import db
+from scim_server.admin.api_helpers import dbs
 
 
 @bp.before_request
@@ -33,13 +33,13 @@ def _authenticate_api_token() -> ResponseReturnValue | None:
     presented = presented.strip()
     if scheme.lower() != "bearer" or not presented.startswith(api_tokens.TOKEN_PREFIX):
         return None
-    found = api_tokens.verify_api_token(db.session, presented)
+    found = api_tokens.verify_api_token(dbs(), presented)
     if found is None:
-        db.session.rollback()
+        dbs().rollback()
         response = error_response(401, "unauthenticated", "the API token is invalid or revoked")
         return response
-    if db.session.dirty:
-        db.session.commit()
+    if dbs().dirty:
+        dbs().commit()
     _, account = found
     g.current_account = account
     g.api_token_auth = True
@@ -60,7 +60,7 @@ def _scim_token_view(token: ScimToken) -> dict[str, object]:
 @require_role(Role.superuser)
 def list_scim_tokens() -> ResponseReturnValue:
     """The SCIM bearer tokens (never their secrets)."""
-    return jsonify(items=[_scim_token_view(t) for t in tokens.list_tokens(db.session)])
+    return jsonify(items=[_scim_token_view(t) for t in tokens.list_tokens(dbs())])
 
 
 @bp.post("/scim-tokens")
@@ -71,8 +71,8 @@ def create_scim_token() -> ResponseReturnValue:
     name = data["name"]
     if not isinstance(name, str) or not name.strip() or len(name) > 128:
         raise InvalidInput("name must be a non-empty string of at most 128 characters")
-    issued = tokens.issue_token(db.session, name=name, actor=actor())
-    db.session.commit()
+    issued = tokens.issue_token(dbs(), name=name, actor=actor())
+    dbs().commit()
     return jsonify(**_scim_token_view(issued.token), token=issued.secret), 201
 
 
@@ -80,8 +80,8 @@ def create_scim_token() -> ResponseReturnValue:
 @require_role(Role.superuser)
 def revoke_scim_token(name: str) -> ResponseReturnValue:
     """Revoke a SCIM token at once."""
-    changed = tokens.revoke_token(db.session, name=name, actor=actor())
-    db.session.commit()
+    changed = tokens.revoke_token(dbs(), name=name, actor=actor())
+    dbs().commit()
     return jsonify(name=name, revoked=True, changed=changed)
 
 
@@ -89,7 +89,7 @@ def revoke_scim_token(name: str) -> ResponseReturnValue:
 @require_role(Role.administrator)
 def list_api_tokens() -> ResponseReturnValue:
     """The caller's admin API tokens."""
-    items = api_tokens.list_api_tokens(db.session, current_account())
+    items = api_tokens.list_api_tokens(dbs(), current_account())
     return jsonify(items=[api_tokens.token_to_dict(t) for t in items])
 
 
@@ -100,8 +100,8 @@ def create_api_token() -> ResponseReturnValue:
     data = bounded_body({"name"}, required={"name"})
     account = current_account()
     assert account is not None  # require_role guarantees it
-    issued = api_tokens.issue_api_token(db.session, account, name=data["name"], actor=actor())
-    db.session.commit()
+    issued = api_tokens.issue_api_token(dbs(), account, name=data["name"], actor=actor())
+    dbs().commit()
     return jsonify(**api_tokens.token_to_dict(issued.token), token=issued.secret), 201
 
 
@@ -109,8 +109,6 @@ def create_api_token() -> ResponseReturnValue:
 @require_role(Role.administrator)
 def revoke_api_token(token_id: int) -> ResponseReturnValue:
     """Revoke one of the caller's API tokens."""
-    changed = api_tokens.revoke_api_token(
-        db.session, token_id, owner=current_account(), actor=actor()
-    )
-    db.session.commit()
+    changed = api_tokens.revoke_api_token(dbs(), token_id, owner=current_account(), actor=actor())
+    dbs().commit()
     return jsonify(id=token_id, revoked=True, changed=changed)

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from portal_adapter.models import Group
-from portal_adapter.models import GroupMembership
 from portal_adapter.models import ProviderIdentity
 
 USER = "User"
@@ -44,16 +43,18 @@ def meta_of(kind: str, row: ProviderIdentity | Group) -> dict[str, Any]:
     }
 
 
-def member_to_document(membership: GroupMembership, base_url: str = "") -> dict[str, Any]:
-    """One ``members`` entry; ``$ref`` is relative to the SCIM root unless a base is given."""
+def member_to_document(member: tuple[str, str | None], base_url: str = "") -> dict[str, Any]:
+    """One ``members`` entry of an (identity id, display) pair; ``$ref`` is relative
+    to the SCIM root unless a base is given."""
+    identity_id, display = member
     prefix = f"{base_url}/" if base_url else ""
     entry: dict[str, Any] = {
-        "value": membership.identity_id,
-        "$ref": f"{prefix}Users/{membership.identity_id}",
+        "value": identity_id,
+        "$ref": f"{prefix}Users/{identity_id}",
         "type": "User",
     }
-    if membership.display:
-        entry["display"] = membership.display
+    if display:
+        entry["display"] = display
     return entry
 
 
@@ -61,7 +62,7 @@ def row_to_document(
     kind: str,
     row: ProviderIdentity | Group,
     *,
-    members: Iterable[GroupMembership] | None = None,
+    members: Iterable[tuple[str, str | None]] | None = None,
     base_url: str = "",
 ) -> dict[str, Any]:
     """The SCIM document of a stored row; with ``base_url``, ready to send."""

@@ -43,11 +43,13 @@ from scim2_server.responses import ScimResponse
 from scim2_server.routing import Route
 from scim2_server.service import ScimService
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
 from portal_adapter import audit
 from portal_adapter import tokens
 from portal_adapter.integration import get_settings
 from portal_adapter.models import Group
+from portal_adapter.models import GroupSource
 from portal_adapter.models import utcnow
 from scim_server.extensions import db
 from scim_server.scim import members as member_rows
@@ -193,10 +195,18 @@ class UniviewScimServer(ScimServer):
         if self._activity_touched is not None and now - self._activity_touched < ACTIVITY_INTERVAL:
             return
         self._activity_touched = now
-        settings = get_settings(db.session)
-        last = settings.last_provider_activity_at
-        if last is None or now - last >= ACTIVITY_INTERVAL:
-            settings.last_provider_activity_at = now
+        session = db.session
+        try:
+            # A savepoint: two processes creating the settings row at once must not
+            # fail the provider's request.
+            with session.begin_nested():
+                settings = get_settings(session)
+                last = settings.last_provider_activity_at
+                if last is None or now - last >= ACTIVITY_INTERVAL:
+                    settings.last_provider_activity_at = now
+                session.flush()
+        except IntegrityError:
+            logger.info("settings row created concurrently; activity time not recorded")
 
     @staticmethod
     def _finish(response: Response) -> Response:
@@ -310,9 +320,9 @@ class UniviewScimServer(ScimServer):
         if resource_type is None or request.args or "If-None-Match" in request.headers or "If-Match" in request.headers:
             return None
         kind = str(resource_type.id)
-        with self.storage.operation():
-            row = self.storage.load_row(kind, resource_id)
-            document = self.storage.document(kind, row, base_url=self._base_url())
+        # A read needs no savepoint: nothing to undo.
+        row = self.storage.load_row(kind, resource_id)
+        document = self.storage.document(kind, row, base_url=self._base_url())
         location = document["meta"]["location"]
         return self._json(document, headers={"ETag": etag(row.version), "Content-Location": location})
 
@@ -322,10 +332,9 @@ class UniviewScimServer(ScimServer):
         if resource_type is None or not set(request.args) <= RESOURCE_QUERY_KEYS:
             return None
         search_request, _ = self.service.read_search_query([resource_type], request.args.to_dict())
-        with self.storage.operation():
-            total, documents = self.storage.search_documents(
-                resource_type, search_request, base_url=self._base_url()
-            )
+        total, documents = self.storage.search_documents(
+            resource_type, search_request, base_url=self._base_url()
+        )
         body = {
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
             "totalResults": total,
@@ -379,8 +388,18 @@ class UniviewScimServer(ScimServer):
             return None
         session = db.session
         actor = g.get("scim_actor", "scim")
+        threshold = int(current_app.config["SCIM_LARGE_GROUP_THRESHOLD"])
         with self.storage.operation():
-            self.storage.load_row(GROUP, resource_id)
+            # The version bump comes first: it finds the group and locks its row, so
+            # concurrent member PATCHes queue on it instead of interleaving.
+            version = session.execute(
+                update(Group)
+                .where(Group.id == resource_id, Group.source == GroupSource.provider)
+                .values(version=Group.version + 1, last_modified=utcnow())
+                .returning(Group.version)
+            ).scalar_one_or_none()
+            if version is None:
+                raise NotFoundException(detail=f"Group {resource_id!r} not found")
             added = removed = 0
             for action, values in plan:
                 if action == "add":
@@ -391,12 +410,6 @@ class UniviewScimServer(ScimServer):
                     removed += member_rows.remove_all_members(session, resource_id)
                 else:
                     member_rows.replace_members(session, resource_id, values, actor=actor)
-            version = session.execute(
-                update(Group)
-                .where(Group.id == resource_id)
-                .values(version=Group.version + 1, last_modified=utcnow())
-                .returning(Group.version)
-            ).scalar_one()
             audit.record(
                 session,
                 actor=actor,
@@ -404,22 +417,26 @@ class UniviewScimServer(ScimServer):
                 target=f"group:{resource_id}",
                 detail=f"added {added}, removed {removed}",
             )
-            threshold = int(current_app.config["SCIM_LARGE_GROUP_THRESHOLD"])
-            parameters = self.service.read_response_parameters(resource_type, request.args)
-            asks_members = bool(parameters.attributes) and wants_members(parameters)
+            parameters = (
+                self.service.read_response_parameters(resource_type, request.args)
+                if request.args
+                else None
+            )
+            asks_members = parameters is not None and bool(parameters.attributes) and wants_members(parameters)
             large = member_rows.count_members_up_to(session, resource_id, threshold + 1) > threshold
             if large and not asks_members:
                 return Response(status=HTTPStatus.NO_CONTENT, headers={"ETag": etag(version)})
-            session.expire_all()
-            row = self.storage.load_row(GROUP, resource_id)
-            if parameters.attributes or parameters.excluded_attributes:
+            if parameters is not None:
                 resource = self.storage.get(resource_type, resource_id)
-                response = self.service.patch_response(self._base_url(), resource, parameters)
-                return self._to_response(response)
+                return self._to_response(
+                    self.service.patch_response(self._base_url(), resource, parameters)
+                )
+            row = session.get(Group, resource_id, populate_existing=True)
+            assert row is not None
             document = self.storage.document(GROUP, row, base_url=self._base_url())
         return self._json(
             document,
-            headers={"ETag": etag(row.version), "Content-Location": document["meta"]["location"]},
+            headers={"ETag": etag(version), "Content-Location": document["meta"]["location"]},
         )
 
 

@@ -147,11 +147,18 @@ class SqlScimStorage(ScimStorage):
         """The SCIM document of a row (members loaded for Groups when asked)."""
         members = None
         if kind == GROUP and with_members:
-            members = self.session.scalars(
-                select(GroupMembership)
-                .where(GroupMembership.group_id == row.id, GroupMembership.identity_id.is_not(None))
-                .order_by(GroupMembership.id)
-            ).all()
+            # Plain rows, not ORM objects: a large group is thousands of them.
+            members = [
+                (str(identity_id), display)
+                for identity_id, display in self.session.execute(
+                    select(GroupMembership.identity_id, GroupMembership.display)
+                    .where(
+                        GroupMembership.group_id == row.id,
+                        GroupMembership.identity_id.is_not(None),
+                    )
+                    .order_by(GroupMembership.id)
+                )
+            ]
         return row_to_document(kind, row, members=members, base_url=base_url)
 
     def _to_resource(self, resource_type: ResourceType, document: dict[str, Any]) -> Resource[Any]:
@@ -342,6 +349,10 @@ class SqlScimStorage(ScimStorage):
                 provisioning.on_identity_deleted(session, row, actor=actor)  # type: ignore[arg-type]
             session.execute(delete(GroupMembership).where(GroupMembership.identity_id == resource_id))
         else:
+            # Issue 5: the group's organization mappings are audited before they go.
+            from portal_adapter.groups import on_provider_group_deleting
+
+            on_provider_group_deleting(session, row, actor=actor)  # type: ignore[arg-type]
             session.execute(delete(GroupMembership).where(GroupMembership.group_id == resource_id))
         session.execute(delete(ScimIndexEntry).where(ScimIndexEntry.resource_id == resource_id))
         session.delete(row)
@@ -405,14 +416,14 @@ class SqlScimStorage(ScimStorage):
         """Documents of several rows, loading every Group's members in one query."""
         if kind != GROUP or not with_members or not rows:
             return [row_to_document(kind, row, base_url=base_url) for row in rows]
-        by_group: dict[str, list[GroupMembership]] = {row.id: [] for row in rows}
-        memberships = self.session.scalars(
-            select(GroupMembership)
+        by_group: dict[str, list[tuple[str, str | None]]] = {row.id: [] for row in rows}
+        memberships = self.session.execute(
+            select(GroupMembership.group_id, GroupMembership.identity_id, GroupMembership.display)
             .where(GroupMembership.group_id.in_(list(by_group)), GroupMembership.identity_id.is_not(None))
             .order_by(GroupMembership.id)
         )
-        for membership in memberships:
-            by_group[membership.group_id].append(membership)
+        for group_id, identity_id, display in memberships:
+            by_group[group_id].append((str(identity_id), display))
         return [row_to_document(kind, row, members=by_group[row.id], base_url=base_url) for row in rows]
 
     def _search_root(self, resource_types: list[ResourceType], search_request: SearchRequest[Any]) -> SearchPage:

@@ -23,8 +23,9 @@ from tests.auth.conftest import live_sessions
 PASSWORD = "correct horse battery staple"
 
 
-def post_login(client: FlaskClient, username: str, password: str, *, path: str = "/login",
-               **extra: str) -> Any:
+def post_login(
+    client: FlaskClient, username: str, password: str, *, path: str = "/login", **extra: str
+) -> Any:
     """Load the page for its CSRF token, then post the form as a browser does."""
     token = csrf_from(client.get(path).get_data(as_text=True))
     return client.post(
@@ -79,7 +80,9 @@ def test_a_local_user_logs_in_with_the_right_password(
     assert "login.success" in audit_actions(app)
 
 
-@pytest.mark.parametrize(("username", "password"), [("alice", "wrong password!"), ("nobody", PASSWORD)])
+@pytest.mark.parametrize(
+    ("username", "password"), [("alice", "wrong password!"), ("nobody", PASSWORD)]
+)
 def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(
     app: Flask, client: FlaskClient, alice: Account, username: str, password: str
 ) -> None:
@@ -137,7 +140,10 @@ def test_require_sso_lets_an_exception_user_log_in(
 
 
 def test_the_bypass_link_lets_a_local_user_in_despite_require_sso(
-    app: Flask, client: FlaskClient, alice: Account, set_settings: Callable[..., None],
+    app: Flask,
+    client: FlaskClient,
+    alice: Account,
+    set_settings: Callable[..., None],
     bypass_secret: str,
 ) -> None:
     set_settings(unified_login=True, require_sso=True)

@@ -90,6 +90,7 @@ def test_the_session_id_is_rotated_at_login(app: Flask, driver: LoginDriver) -> 
     driver.login()
     with driver.client.session_transaction() as second:
         assert second["sid"] != first_id
+    assert live_sessions(app) == 1  # the session the browser held before is ended
 
 
 def test_with_automatic_creation_off_the_user_is_told_to_ask_an_administrator(
@@ -165,10 +166,14 @@ def test_logout_without_a_csrf_token_is_refused(app: Flask, driver: LoginDriver)
     assert live_sessions(app) == 1
 
 
-def test_a_successful_login_is_audited_without_the_id_token(app: Flask, driver: LoginDriver) -> None:
+def test_a_successful_login_is_audited_without_the_id_token(
+    app: Flask, driver: LoginDriver
+) -> None:
     driver.login()
     with app.app_context():
-        events = list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "login.success")))
+        events = list(
+            db.session.scalars(select(AuditEvent).where(AuditEvent.action == "login.success"))
+        )
         assert len(events) == 1
         assert events[0].target == "account:alice"
         assert "eyJ" not in repr((events[0].before, events[0].after, events[0].detail))

@@ -123,9 +123,7 @@ def test_a_discovery_document_for_another_issuer_is_refused(
     assert "Location" not in response.headers
 
 
-def test_an_iss_parameter_of_another_issuer_is_refused(
-    app: Flask, driver: LoginDriver
-) -> None:
+def test_an_iss_parameter_of_another_issuer_is_refused(app: Flask, driver: LoginDriver) -> None:
     response = driver.complete(driver.begin(), iss="https://evil.example")
     assert_refused(app, response, "iss_mismatch")
 

@@ -35,13 +35,11 @@ LOCAL_PASSWORD = "local password for e2e 42"
 
 
 @pytest.fixture
-def portal(
-    live_server: Callable[..., LiveServer], iam_server: Any
-) -> tuple[LiveServer, Any]:
+def portal(live_server: Callable[..., LiveServer], iam_server: Any) -> tuple[LiveServer, Any]:
     """The portal served on a free port, registered as a client at the provider."""
-    issuer = requests.get(
-        f"{iam_server.url}.well-known/openid-configuration", timeout=10
-    ).json()["issuer"]
+    issuer = requests.get(f"{iam_server.url}.well-known/openid-configuration", timeout=10).json()[
+        "issuer"
+    ]
     client_id = f"portal-{uuid.uuid4().hex[:8]}"
     client_secret = uuid.uuid4().hex
     live = live_server(
@@ -159,9 +157,9 @@ def test_logout_ends_the_session_and_goes_through_the_providers_logout(
     page.goto(f"{live.url}/logout")
     page.get_by_role("button", name="Log out").click()
     page.wait_for_load_state()
-    end_session = iam.app.test_client().get("/.well-known/openid-configuration").json[
-        "end_session_endpoint"
-    ]
+    end_session = (
+        iam.app.test_client().get("/.well-known/openid-configuration").json["end_session_endpoint"]
+    )
     assert any(url.startswith(end_session) and "id_token_hint=" in url for url in visited)
     assert me(page, live)[0] == 401
     with live.app.app_context():

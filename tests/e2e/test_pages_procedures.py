@@ -93,9 +93,9 @@ class Checker:
         self.axe = axe
         self.findings: dict[str, list[str]] = {}
 
-    def check(self, name: str) -> None:
+    def check(self, name: str, *, full_page: bool = True) -> None:
         """Screenshot the page as ``pages-<name>.png`` and record axe's serious findings."""
-        self.page.screenshot(path=str(self.artifacts / f"pages-{name}.png"), full_page=True)
+        self.page.screenshot(path=str(self.artifacts / f"pages-{name}.png"), full_page=full_page)
         assert self.page.locator("h1").count() == 1, f"{name}: one h1 per page"
         assert self.page.locator("html").get_attribute("lang") == "en"
         self.page.add_script_tag(path=str(self.axe))
@@ -376,8 +376,28 @@ def test_a_read_only_account_sees_only_its_organizations_and_a_sign_out(
     page.wait_for_url(server.url + "/admin/")
     nav = page.get_by_role("navigation", name="Settings")
     assert nav.get_by_role("link").all_inner_texts() == ["Organizations"]
+    # Keyboard: the first Tab reaches the skip link, and focus is visibly outlined.
+    page.keyboard.press("Tab")
+    focused = page.evaluate(
+        "() => [document.activeElement.textContent.trim(),"
+        " getComputedStyle(document.activeElement).outlineStyle]"
+    )
+    assert focused == ["Skip to content", "solid"]
     assert "Signed in as viewer" in page.locator(".who").inner_text()
     checker.check("home-read-only")
+    # A forged settings POST from this session, with its own valid CSRF token: 403, no change.
+    status = page.evaluate(
+        """async () => {
+            const token = document.querySelector('input[name=csrf_token]').value;
+            const body = new URLSearchParams({csrf_token: token, section: 'unified_login',
+                                              unified_login: 'on'});
+            const r = await fetch('/admin/integrations/kaseyaone/settings',
+                                  {method: 'POST', body, redirect: 'manual'});
+            return r.status;
+        }"""
+    )
+    assert status == 403
+    assert settings_of(server)["unified_login"] is False
     response = page.goto(server.url + "/admin/integrations/kaseyaone")
     assert response is not None and response.status == 403
     checker.check("forbidden")
@@ -397,7 +417,7 @@ def test_the_reset_dialog_offers_the_export_first_and_resets_once_the_name_is_ty
     page.get_by_role("link", name="Reset KaseyaOne integration…").click()
     assert dialog.is_visible()
     assert page.url.endswith("/admin/integrations/kaseyaone")
-    checker.check("reset-dialog")
+    checker.check("reset-dialog", full_page=False)
     with page.expect_download() as download_info:
         dialog.get_by_role("link", name="Download the affected users (CSV)").click()
     assert "jit.user" in Path(download_info.value.path()).read_text()

@@ -51,7 +51,9 @@ def test_administrators_manage_non_superuser_accounts_only(session: Session) -> 
     user = add_account(session, "user")
     accounts.update_account(session, user, {"email": "u@example.org"}, actor="a", by=admin)
     with pytest.raises(Forbidden):
-        accounts.update_account(session, other_root, {"email": "x@example.org"}, actor="a", by=admin)
+        accounts.update_account(
+            session, other_root, {"email": "x@example.org"}, actor="a", by=admin
+        )
     accounts.update_account(session, other_root, {"email": "x@example.org"}, actor="r", by=root)
     assert other_root.email == "x@example.org"
 
@@ -85,7 +87,9 @@ def test_disabling_an_account_ends_its_sessions_at_once(session: Session) -> Non
     sessions.open_session(session, user, method="local")
     assert accounts.disable_account(session, user, actor="cli", reason="left") is True
     live = session.scalars(
-        select(LoginSession).where(LoginSession.account_id == user.id, LoginSession.ended_at.is_(None))
+        select(LoginSession).where(
+            LoginSession.account_id == user.id, LoginSession.ended_at.is_(None)
+        )
     )
     assert list(live) == []
     assert accounts.disable_account(session, user, actor="cli", reason="again") is False

@@ -59,9 +59,7 @@ def test_a_filter_value_with_sql_wildcards_matches_literally(session: Session) -
 
 def test_the_csv_export_is_oldest_first_and_holds_every_column(session: Session) -> None:
     seed(session)
-    text = "".join(
-        audit_log.events_to_csv(audit_log.iter_events(session, audit_log.AuditFilter()))
-    )
+    text = "".join(audit_log.events_to_csv(audit_log.iter_events(session, audit_log.AuditFilter())))
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [r["action"] for r in rows] == [
         "account.create",

@@ -26,8 +26,11 @@ from portal_adapter.passwords import hash_password
 
 def claims(groups: tuple[str, ...] | None = None, subject: str = "sub-1") -> ProviderClaims:
     return ProviderClaims(
-        subject=subject, username="carol", email="carol@example.com",
-        display_name="Carol", groups=groups,
+        subject=subject,
+        username="carol",
+        email="carol@example.com",
+        display_name="Carol",
+        groups=groups,
     )
 
 
@@ -42,7 +45,9 @@ def settings(session: Session, **values: object) -> None:
 def test_claims_are_read_with_the_configured_names() -> None:
     picked = login.claims_to_provider_claims(
         {"sub": "s", "upn": "dave", "mail": "d@example.com", "roles": ["a", "b"], "name": "D"},
-        username_claim="upn", email_claim="mail", groups_claim="roles",
+        username_claim="upn",
+        email_claim="mail",
+        groups_claim="roles",
     )
     assert picked == ProviderClaims("s", "dave", "d@example.com", "D", ("a", "b"))
 
@@ -70,7 +75,9 @@ def test_with_creation_off_a_new_user_is_kept_pending_and_refused(session: Sessi
     with pytest.raises(LoginRefused) as refused:
         login.decide_provider_login(session, claims(), actor="test")
     assert refused.value.reason == "pending"
-    identity = session.scalar(select(ProviderIdentity).where(ProviderIdentity.external_id == "sub-1"))
+    identity = session.scalar(
+        select(ProviderIdentity).where(ProviderIdentity.external_id == "sub-1")
+    )
     assert identity is not None and identity.account_id is None
 
 
@@ -84,7 +91,9 @@ def test_unified_login_off_refuses_every_provider_login(session: Session) -> Non
 def test_an_identity_deactivated_at_the_provider_is_refused(session: Session) -> None:
     settings(session, unified_login=True, auto_create_users=True)
     account = login.decide_provider_login(session, claims(), actor="test")
-    identity = session.scalar(select(ProviderIdentity).where(ProviderIdentity.account_id == account.id))
+    identity = session.scalar(
+        select(ProviderIdentity).where(ProviderIdentity.account_id == account.id)
+    )
     assert identity is not None
     identity.active = False
     session.flush()
@@ -96,8 +105,9 @@ def test_an_identity_deactivated_at_the_provider_is_refused(session: Session) ->
 def test_the_groups_claim_refreshes_provider_groups_at_each_login(session: Session) -> None:
     settings(session, unified_login=True, auto_create_users=True, access_groups=True)
     for name in ("Techs", "Billing"):
-        session.add(Group(display_name=name, display_name_ci=name.casefold(),
-                          source=GroupSource.provider))
+        session.add(
+            Group(display_name=name, display_name_ci=name.casefold(), source=GroupSource.provider)
+        )
     session.flush()
     account = login.decide_provider_login(session, claims(groups=("Techs",)), actor="test")
     assert member_groups(session, account) == ["Techs"]
@@ -122,8 +132,14 @@ def member_groups(session: Session, account: Account) -> list[str]:
 
 def test_a_local_password_is_checked_before_anything_else_is_revealed(session: Session) -> None:
     settings(session, unified_login=True, require_sso=True)
-    session.add(Account(username="erin", username_ci="erin", password_hash=hash_password("pw-erin-123456"),
-                        status=AccountStatus.disabled))
+    session.add(
+        Account(
+            username="erin",
+            username_ci="erin",
+            password_hash=hash_password("pw-erin-123456"),
+            status=AccountStatus.disabled,
+        )
+    )
     session.flush()
     with pytest.raises(LoginRefused) as wrong:
         login.authenticate_local(session, "erin", "nope", via_bypass=False, actor="t")

@@ -212,7 +212,9 @@ def test_where_deleting_is_not_possible_the_account_is_disabled_and_the_reason_a
     account.owns_retained_data = True
     provisioning.on_identity_deleted(session, identity, actor=ACTOR)
     assert account.status is AccountStatus.disabled
-    refused = session.scalar(select(AuditEvent).where(AuditEvent.action == "account.delete_refused"))
+    refused = session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "account.delete_refused")
+    )
     assert refused is not None and "owns data" in (refused.detail or "")
 
 
@@ -259,9 +261,12 @@ def test_a_deleted_then_recreated_identity_gets_a_fresh_correctly_linked_account
     assert account is not None and again.status is IdentityStatus.linked
     assert actions(session).count("account.create") == 2
     assert account.provider_subject == "sub-42" and account.is_active
-    assert provisioning.provision_at_login(
-        session, subject="sub-42", username="pia", email=None, display_name=None, actor="login"
-    ) is account
+    assert (
+        provisioning.provision_at_login(
+            session, subject="sub-42", username="pia", email=None, display_name=None, actor="login"
+        )
+        is account
+    )
 
 
 def test_a_recreated_identity_under_the_disable_policy_gets_its_former_account_back(

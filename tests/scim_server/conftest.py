@@ -46,11 +46,15 @@ class Scim:
         )
 
     def create_user(self, user_name: str, **attributes: Any) -> dict[str, Any]:
-        response = self.post("/Users", {"schemas": [USER_SCHEMA], "userName": user_name, **attributes})
+        response = self.post(
+            "/Users", {"schemas": [USER_SCHEMA], "userName": user_name, **attributes}
+        )
         assert response.status_code == 201, response.get_data(as_text=True)
         return dict(response.json or {})
 
-    def create_group(self, display_name: str, members: list[str] = (), **attributes: Any) -> dict[str, Any]:  # type: ignore[assignment]
+    def create_group(
+        self, display_name: str, members: list[str] = (), **attributes: Any
+    ) -> dict[str, Any]:  # type: ignore[assignment]
         body = {
             "schemas": [GROUP_SCHEMA],
             "displayName": display_name,

@@ -242,3 +242,13 @@ def test_the_audit_log_filters_and_exports_csv(
     assert lines[0].startswith("at,actor,action")
     assert len(lines) == 2 and "scim:k1" in lines[1]
     assert client.get("/admin/audit?since=yesterday").status_code == 400
+
+
+def test_an_unknown_user_or_group_is_a_404_page(
+    app: Flask, client: FlaskClient, admin: Account
+) -> None:
+    sign_in(app, client, admin)
+    for path in ("/admin/users/999", "/admin/groups/nope", "/admin/organizations/999"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert "<h1>Not found</h1>" in response.get_data(as_text=True)

@@ -12,6 +12,8 @@ from portal_adapter import integration
 from portal_adapter.models import Account
 from portal_adapter.models import AuditEvent
 from portal_adapter.models import Role
+from portal_adapter.models import SyncOutboxEntry
+from portal_adapter.models import SyncStatus
 from scim_server.extensions import db
 from tests.e2e.pages_fixtures import csrf_from
 from tests.e2e.pages_fixtures import post_form
@@ -130,6 +132,7 @@ def test_a_created_token_is_shown_once_and_listed_by_prefix_after(
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "shown only this once" in html
+    assert response.headers["Cache-Control"] == "no-store"
     secret = html.split('id="new-token-value" value="')[1].split('"')[0]
     assert secret.startswith("uvscim_")
     again = client.get(PAGE).get_data(as_text=True)
@@ -138,3 +141,82 @@ def test_a_created_token_is_shown_once_and_listed_by_prefix_after(
     response = post_form(client, PAGE, f"{PAGE}/tokens/revoke", {"name": "kaseyaone"})
     assert response.status_code == 303
     assert "revoked" in client.get(PAGE).get_data(as_text=True)
+
+
+def test_saving_require_sso_keeps_exceptions_of_users_without_a_local_password(
+    app: Flask, client: FlaskClient, superuser: Account
+) -> None:
+    with app.app_context():
+        integration.update_settings(
+            db.session,
+            {"unified_login": True, "sso_exceptions": ["root", "someone.else"]},
+            actor="test",
+        )
+        db.session.commit()
+    sign_in(app, client, superuser)
+    html = client.get(PAGE).get_data(as_text=True)
+    assert 'value="someone.else" checked' in html
+    # The browser sends every checked box: both stay.
+    response = post_form(
+        client,
+        PAGE,
+        SETTINGS,
+        {"section": "require_sso", "require_sso": "on", "sso_exceptions": ["root", "someone.else"]},
+    )
+    assert response.status_code == 303
+    assert _settings(app)["sso_exceptions"] == ["root", "someone.else"]
+
+
+@pytest.mark.parametrize(
+    ("form", "expected"),
+    [
+        ({"section": "unified_login"}, {"unified_login": False}),
+        ({"section": "unified_login", "unified_login": "on"}, {"unified_login": True}),
+        (
+            {"section": "auto_create_users", "default_role": "technician"},
+            {"auto_create_users": False, "default_role": "technician"},
+        ),
+        ({"section": "require_sso"}, {"require_sso": False, "sso_exceptions": []}),
+    ],
+)
+def test_a_section_form_becomes_exactly_that_sections_changes(
+    form: dict[str, str], expected: dict[str, object]
+) -> None:
+    from werkzeug.datastructures import MultiDict
+
+    from scim_server.admin.pages.integration import section_changes
+
+    assert section_changes(form["section"], MultiDict(form)) == expected
+
+
+def test_an_unknown_section_is_refused_and_nothing_changes(
+    app: Flask, client: FlaskClient, superuser: Account
+) -> None:
+    sign_in(app, client, superuser)
+    response = post_form(client, PAGE, SETTINGS, {"section": "everything", "unified_login": "on"})
+    assert response.status_code == 303
+    assert _settings(app)["unified_login"] is False
+    assert "unknown settings section" in client.get(PAGE).get_data(as_text=True)
+
+
+def test_each_change_shows_its_own_sync_status_with_the_last_error(
+    app: Flask, client: FlaskClient, superuser: Account
+) -> None:
+    with app.app_context():
+        db.session.add_all(
+            [
+                SyncOutboxEntry(revision=1, settings={}, status=SyncStatus.synced),
+                SyncOutboxEntry(
+                    revision=2,
+                    settings={},
+                    status=SyncStatus.failed,
+                    attempts=5,
+                    last_error="HTTP 502 from the provider",
+                ),
+            ]
+        )
+        db.session.commit()
+    sign_in(app, client, superuser)
+    html = client.get(PAGE).get_data(as_text=True)
+    assert "Sync failed" in html and "Synced" in html
+    assert "HTTP 502 from the provider" in html

@@ -49,7 +49,9 @@ def test_a_missing_or_invalid_token_is_refused_with_a_bearer_challenge(
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_a_revoked_token_is_refused(app: Flask, client: FlaskClient, scim_headers: dict[str, str]) -> None:
+def test_a_revoked_token_is_refused(
+    app: Flask, client: FlaskClient, scim_headers: dict[str, str]
+) -> None:
     with app.app_context():
         tokens.revoke_token(db.session, name="test-provider", actor="test")
         db.session.commit()
@@ -66,7 +68,9 @@ def test_a_request_records_the_token_use_and_the_provider_activity(app: Flask, s
         assert get_settings(db.session).last_provider_activity_at is not None
 
 
-def test_service_provider_config_announces_bearer_tokens_and_the_limits(app: Flask, scim: Scim) -> None:
+def test_service_provider_config_announces_bearer_tokens_and_the_limits(
+    app: Flask, scim: Scim
+) -> None:
     config = scim.get("/ServiceProviderConfig").json
 
     assert config["authenticationSchemes"][0]["type"] == "oauthbearertoken"
@@ -100,14 +104,20 @@ def test_a_body_that_is_not_json_is_refused_with_415(scim: Scim) -> None:
 def test_a_body_over_max_payload_size_is_refused_with_413(app: Flask, scim: Scim) -> None:
     app.config["SCIM_MAX_PAYLOAD_SIZE"] = 2000
 
-    response = scim.post("/Users", {"schemas": [USER_SCHEMA], "userName": "x", "nickName": "y" * 3000})
+    response = scim.post(
+        "/Users", {"schemas": [USER_SCHEMA], "userName": "x", "nickName": "y" * 3000}
+    )
 
     assert_scim_error(response, 413)
 
 
-@pytest.mark.parametrize("scim_filter", ['userName eq', 'nosuch eq "x"', 'userName xx "a"', "emails[type eq"])
+@pytest.mark.parametrize(
+    "scim_filter", ["userName eq", 'nosuch eq "x"', 'userName xx "a"', "emails[type eq"]
+)
 def test_invalid_filters_are_invalid_filter_errors(scim: Scim, scim_filter: str) -> None:
-    assert_scim_error(scim.get("/Users", query_string={"filter": scim_filter}), 400, "invalidFilter")
+    assert_scim_error(
+        scim.get("/Users", query_string={"filter": scim_filter}), 400, "invalidFilter"
+    )
 
 
 def test_a_taken_user_name_in_another_case_is_a_uniqueness_conflict(scim: Scim) -> None:
@@ -148,7 +158,11 @@ FULL_USER: dict[str, Any] = {
     "schemas": [USER_SCHEMA, ENTERPRISE],
     "userName": "bjensen@example.com",
     "externalId": "ext-701984",
-    "name": {"formatted": "Ms. Barbara J Jensen III", "familyName": "Jensen", "givenName": "Barbara"},
+    "name": {
+        "formatted": "Ms. Barbara J Jensen III",
+        "familyName": "Jensen",
+        "givenName": "Barbara",
+    },
     "displayName": "Babs Jensen",
     "title": "Tour Guide",
     "active": True,
@@ -157,10 +171,21 @@ FULL_USER: dict[str, Any] = {
         {"value": "babs@jensen.org", "type": "home"},
     ],
     "phoneNumbers": [{"value": "555-555-5555", "type": "work"}],
-    "addresses": [{"type": "work", "streetAddress": "100 Universal City Plaza", "locality": "Hollywood", "country": "USA"}],
+    "addresses": [
+        {
+            "type": "work",
+            "streetAddress": "100 Universal City Plaza",
+            "locality": "Hollywood",
+            "country": "USA",
+        }
+    ],
     "roles": [{"value": "admin", "primary": False}],
     "entitlements": [{"value": "delegated"}],
-    ENTERPRISE: {"employeeNumber": "701984", "department": "Tour Operations", "manager": {"value": "26118915"}},
+    ENTERPRISE: {
+        "employeeNumber": "701984",
+        "department": "Tour Operations",
+        "manager": {"value": "26118915"},
+    },
 }
 
 
@@ -183,7 +208,11 @@ def test_the_portal_columns_are_projected_from_the_resource(app: Flask, scim: Sc
             "bjensen@example.com",
             "ext-701984",
         )
-        assert (row.display_name, row.email, row.active) == ("Babs Jensen", "bjensen@example.com", True)
+        assert (row.display_name, row.email, row.active) == (
+            "Babs Jensen",
+            "bjensen@example.com",
+            True,
+        )
         assert "password" not in row.payload
 
 
@@ -199,9 +228,23 @@ def test_a_password_sent_is_never_stored_nor_returned(app: Flask, scim: Scim) ->
 @pytest.fixture
 def people(scim: Scim) -> dict[str, str]:
     specs: dict[str, dict[str, Any]] = {
-        "alice": {"title": "Boss", "emails": [{"value": "alice@work.example", "type": "work"}], ENTERPRISE: {"employeeNumber": "100"}},
-        "Bob": {"active": False, "emails": [{"value": "bob@home.example", "type": "home"}, {"value": "bob@work.example", "type": "work"}]},
-        "carol": {"title": "", "emails": [{"value": "carol@x.example", "type": "work"}], ENTERPRISE: {"employeeNumber": "2"}},
+        "alice": {
+            "title": "Boss",
+            "emails": [{"value": "alice@work.example", "type": "work"}],
+            ENTERPRISE: {"employeeNumber": "100"},
+        },
+        "Bob": {
+            "active": False,
+            "emails": [
+                {"value": "bob@home.example", "type": "home"},
+                {"value": "bob@work.example", "type": "work"},
+            ],
+        },
+        "carol": {
+            "title": "",
+            "emails": [{"value": "carol@x.example", "type": "work"}],
+            ENTERPRISE: {"employeeNumber": "2"},
+        },
     }
     return {name: scim.create_user(name, **attributes)["id"] for name, attributes in specs.items()}
 
@@ -211,8 +254,8 @@ def people(scim: Scim) -> dict[str, str]:
     [
         ('userName eq "ALICE"', {"alice"}),
         ('userName sw "b"', {"Bob"}),
-        ('title pr', {"alice"}),
-        ('not (title pr)', {"Bob", "carol"}),
+        ("title pr", {"alice"}),
+        ("not (title pr)", {"Bob", "carol"}),
         ("active eq false", {"Bob"}),
         ('emails[type eq "work"].value co "@work"', {"alice", "Bob"}),
         ('emails[type eq "work" and value co "@work"]', {"alice", "Bob"}),
@@ -237,7 +280,11 @@ def test_filters_select_in_the_database_with_exact_totals(
 def test_post_search_filters_like_get(scim: Scim, people: dict[str, str]) -> None:
     response = scim.post(
         "/Users/.search",
-        {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": 'userName eq "bob"', "attributes": ["userName"]},
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": 'userName eq "bob"',
+            "attributes": ["userName"],
+        },
     )
 
     assert response.status_code == 200
@@ -247,8 +294,13 @@ def test_post_search_filters_like_get(scim: Scim, people: dict[str, str]) -> Non
 
 
 def test_sorting_and_index_paging_happen_in_sql(scim: Scim, people: dict[str, str]) -> None:
-    first = scim.get("/Users", query_string={"sortBy": "userName", "sortOrder": "descending", "count": 2})
-    second = scim.get("/Users", query_string={"sortBy": "userName", "sortOrder": "descending", "count": 2, "startIndex": 3})
+    first = scim.get(
+        "/Users", query_string={"sortBy": "userName", "sortOrder": "descending", "count": 2}
+    )
+    second = scim.get(
+        "/Users",
+        query_string={"sortBy": "userName", "sortOrder": "descending", "count": 2, "startIndex": 3},
+    )
 
     assert [r["userName"] for r in first.json["Resources"]] == ["carol", "Bob"]
     assert first.json["totalResults"] == 3
@@ -260,16 +312,22 @@ def test_group_members_filter_uses_the_membership_rows(scim: Scim, people: dict[
     staff = scim.create_group("staff", [people["alice"]])
     scim.create_group("others", [people["Bob"]])
 
-    response = scim.get("/Groups", query_string={"filter": f'members[value eq "{people["alice"]}"]'})
+    response = scim.get(
+        "/Groups", query_string={"filter": f'members[value eq "{people["alice"]}"]'}
+    )
     by_value = scim.get("/Groups", query_string={"filter": f'members.value eq "{people["alice"]}"'})
 
     assert [g["id"] for g in response.json["Resources"]] == [staff["id"]]
     assert [g["id"] for g in by_value.json["Resources"]] == [staff["id"]]
 
 
-def test_attributes_and_excluded_attributes_shape_the_response(scim: Scim, people: dict[str, str]) -> None:
+def test_attributes_and_excluded_attributes_shape_the_response(
+    scim: Scim, people: dict[str, str]
+) -> None:
     only = scim.get(f"/Users/{people['alice']}", query_string={"attributes": "userName"}).json
-    without = scim.get(f"/Users/{people['alice']}", query_string={"excludedAttributes": "emails"}).json
+    without = scim.get(
+        f"/Users/{people['alice']}", query_string={"excludedAttributes": "emails"}
+    ).json
 
     assert set(only) == {"schemas", "id", "userName"}
     assert "emails" not in without and without["title"] == "Boss"
@@ -278,7 +336,9 @@ def test_attributes_and_excluded_attributes_shape_the_response(scim: Scim, peopl
 def test_lean_get_answers_what_the_engine_answers(scim: Scim, people: dict[str, str]) -> None:
     lean = scim.get(f"/Users/{people['alice']}").json
     # excludedAttributes of an absent attribute sends the request through the engine.
-    engine = scim.get(f"/Users/{people['alice']}", query_string={"excludedAttributes": "nickName"}).json
+    engine = scim.get(
+        f"/Users/{people['alice']}", query_string={"excludedAttributes": "nickName"}
+    ).json
 
     assert lean == engine
 
@@ -286,7 +346,9 @@ def test_lean_get_answers_what_the_engine_answers(scim: Scim, people: dict[str, 
 def test_put_replaces_and_delete_removes(scim: Scim) -> None:
     user = scim.create_user("bjensen", title="A")
 
-    replaced = scim.put(f"/Users/{user['id']}", {"schemas": [USER_SCHEMA], "userName": "bjensen", "nickName": "B"})
+    replaced = scim.put(
+        f"/Users/{user['id']}", {"schemas": [USER_SCHEMA], "userName": "bjensen", "nickName": "B"}
+    )
     deleted = scim.delete(f"/Users/{user['id']}")
 
     assert replaced.status_code == 200
@@ -295,20 +357,36 @@ def test_put_replaces_and_delete_removes(scim: Scim) -> None:
     assert scim.get(f"/Users/{user['id']}").status_code == 404
 
 
-def test_bulk_resolves_bulk_ids_and_fails_operations_independently(scim: Scim, member_ids: Any) -> None:
+def test_bulk_resolves_bulk_ids_and_fails_operations_independently(
+    scim: Scim, member_ids: Any
+) -> None:
     scim.create_user("taken")
     response = scim.post(
         "/Bulk",
         {
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
             "Operations": [
-                {"method": "POST", "path": "/Users", "bulkId": "u1", "data": {"schemas": [USER_SCHEMA], "userName": "new"}},
-                {"method": "POST", "path": "/Users", "bulkId": "u2", "data": {"schemas": [USER_SCHEMA], "userName": "TAKEN"}},
+                {
+                    "method": "POST",
+                    "path": "/Users",
+                    "bulkId": "u1",
+                    "data": {"schemas": [USER_SCHEMA], "userName": "new"},
+                },
+                {
+                    "method": "POST",
+                    "path": "/Users",
+                    "bulkId": "u2",
+                    "data": {"schemas": [USER_SCHEMA], "userName": "TAKEN"},
+                },
                 {
                     "method": "POST",
                     "path": "/Groups",
                     "bulkId": "g1",
-                    "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "g", "members": [{"value": "bulkId:u1"}]},
+                    "data": {
+                        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                        "displayName": "g",
+                        "members": [{"value": "bulkId:u1"}],
+                    },
                 },
             ],
         },
@@ -327,23 +405,38 @@ def test_bulk_resolves_bulk_ids_and_fails_operations_independently(scim: Scim, m
 # -- provisioning hooks -------------------------------------------------------------
 
 
-def test_user_writes_call_the_provisioning_hooks(monkeypatch: pytest.MonkeyPatch, scim: Scim) -> None:
+def test_user_writes_call_the_provisioning_hooks(
+    monkeypatch: pytest.MonkeyPatch, scim: Scim
+) -> None:
     calls: list[tuple[str, Any]] = []
-    monkeypatch.setattr(provisioning, "on_identity_created", lambda s, i, *, actor: calls.append(("created", actor)))
     monkeypatch.setattr(
-        provisioning, "on_identity_updated", lambda s, i, *, actor, was_active: calls.append(("updated", (was_active, i.active)))
+        provisioning, "on_identity_created", lambda s, i, *, actor: calls.append(("created", actor))
     )
-    monkeypatch.setattr(provisioning, "on_identity_deleted", lambda s, i, *, actor: calls.append(("deleted", i.user_name)))
+    monkeypatch.setattr(
+        provisioning,
+        "on_identity_updated",
+        lambda s, i, *, actor, was_active: calls.append(("updated", (was_active, i.active))),
+    )
+    monkeypatch.setattr(
+        provisioning,
+        "on_identity_deleted",
+        lambda s, i, *, actor: calls.append(("deleted", i.user_name)),
+    )
 
     user = scim.create_user("bjensen")
     scim.patch(f"/Users/{user['id']}", {"op": "replace", "path": "active", "value": False})
     scim.delete(f"/Users/{user['id']}")
 
-    assert calls == [("created", "scim:test-provider"), ("updated", (True, False)), ("deleted", "bjensen")]
+    assert calls == [
+        ("created", "scim:test-provider"),
+        ("updated", (True, False)),
+        ("deleted", "bjensen"),
+    ]
 
 
 @pytest.mark.parametrize(
-    ("error", "status"), [(Conflict("last superuser"), 409), (NotFound("gone"), 404), (InvalidInput("bad"), 400)]
+    ("error", "status"),
+    [(Conflict("last superuser"), 409), (NotFound("gone"), 404), (InvalidInput("bad"), 400)],
 )
 def test_a_refusing_provisioning_hook_becomes_a_scim_error_and_rolls_back(
     monkeypatch: pytest.MonkeyPatch, scim: Scim, error: Exception, status: int

@@ -23,7 +23,9 @@ MemberIds = Callable[[dict[str, Any]], set[str]]
 def test_patch_op_names_are_accepted_in_any_case(scim: Scim, op: str) -> None:
     user = scim.create_user("bjensen")
 
-    response = scim.patch(f"/Users/{user['id']}", {"op": op, "path": "displayName", "value": "Babs"})
+    response = scim.patch(
+        f"/Users/{user['id']}", {"op": op, "path": "displayName", "value": "Babs"}
+    )
 
     assert response.status_code == 200
     assert response.json["displayName"] == "Babs"
@@ -43,7 +45,9 @@ def test_entra_add_and_remove_op_names_are_accepted(scim: Scim) -> None:
 def test_booleans_sent_as_strings_are_read_as_booleans(scim: Scim, sent: str, stored: bool) -> None:
     user = scim.create_user("bjensen", active=not stored)
 
-    response = scim.patch(f"/Users/{user['id']}", {"op": "Replace", "path": "active", "value": sent})
+    response = scim.patch(
+        f"/Users/{user['id']}", {"op": "Replace", "path": "active", "value": sent}
+    )
 
     assert response.status_code == 200
     assert response.json["active"] is stored
@@ -59,7 +63,8 @@ def test_pathless_replace_with_dotted_keys_sets_only_those_sub_attributes(scim: 
     user = scim.create_user("bjensen", name={"givenName": "Barbara", "familyName": "Jensen"})
 
     response = scim.patch(
-        f"/Users/{user['id']}", {"op": "replace", "value": {"name.givenName": "Babs", "active": "False"}}
+        f"/Users/{user['id']}",
+        {"op": "replace", "value": {"name.givenName": "Babs", "active": "False"}},
     )
 
     assert response.status_code == 200
@@ -85,7 +90,10 @@ def test_pathless_add_with_urn_prefixed_enterprise_keys_sets_the_extension(scim:
 def test_email_value_path_replace_changes_the_matching_entry(scim: Scim) -> None:
     user = scim.create_user(
         "bjensen",
-        emails=[{"type": "work", "value": "old@example.com"}, {"type": "home", "value": "h@example.com"}],
+        emails=[
+            {"type": "work", "value": "old@example.com"},
+            {"type": "home", "value": "h@example.com"},
+        ],
     )
 
     response = scim.patch(
@@ -112,11 +120,15 @@ def test_email_value_path_add_creates_the_entry_when_none_matches(scim: Scim) ->
     assert response.json["emails"] == [{"type": "work", "value": "b@example.com"}]
 
 
-def test_member_removal_by_value_filter_removes_only_that_member(scim: Scim, member_ids: MemberIds) -> None:
+def test_member_removal_by_value_filter_removes_only_that_member(
+    scim: Scim, member_ids: MemberIds
+) -> None:
     users = [scim.create_user(name)["id"] for name in ("a", "b", "c")]
     group = scim.create_group("staff", users)
 
-    response = scim.patch(f"/Groups/{group['id']}", {"op": "Remove", "path": f'members[value eq "{users[0]}"]'})
+    response = scim.patch(
+        f"/Groups/{group['id']}", {"op": "Remove", "path": f'members[value eq "{users[0]}"]'}
+    )
 
     assert response.status_code == 200
     assert member_ids(group) == {users[1], users[2]}
@@ -157,7 +169,8 @@ def test_manager_sent_as_a_bare_id_string_is_stored_as_a_reference(scim: Scim) -
     user = scim.create_user("bjensen", **{ENTERPRISE: {"manager": boss["id"]}})
 
     response = scim.patch(
-        f"/Users/{user['id']}", {"op": "replace", "path": f"{ENTERPRISE}:manager", "value": boss["id"]}
+        f"/Users/{user['id']}",
+        {"op": "replace", "path": f"{ENTERPRISE}:manager", "value": boss["id"]},
     )
 
     assert user[ENTERPRISE]["manager"]["value"] == boss["id"]
@@ -202,8 +215,12 @@ def test_patch_answers_200_with_the_resource(scim: Scim) -> None:
     user = scim.create_user("bjensen")
     group = scim.create_group("staff")
 
-    user_response = scim.patch(f"/Users/{user['id']}", {"op": "replace", "path": "title", "value": "Boss"})
-    group_response = scim.patch(f"/Groups/{group['id']}", {"op": "add", "path": "members", "value": [{"value": user["id"]}]})
+    user_response = scim.patch(
+        f"/Users/{user['id']}", {"op": "replace", "path": "title", "value": "Boss"}
+    )
+    group_response = scim.patch(
+        f"/Groups/{group['id']}", {"op": "add", "path": "members", "value": [{"value": user["id"]}]}
+    )
 
     assert user_response.status_code == 200
     assert user_response.json["title"] == "Boss"
@@ -223,7 +240,9 @@ def test_member_patch_on_a_group_above_the_threshold_answers_204(
     users = [scim.create_user(f"u{i}")["id"] for i in range(small_threshold + 2)]
     group = scim.create_group("big", users[:-1])
 
-    response = scim.patch(f"/Groups/{group['id']}", {"op": "add", "path": "members", "value": [{"value": users[-1]}]})
+    response = scim.patch(
+        f"/Groups/{group['id']}", {"op": "add", "path": "members", "value": [{"value": users[-1]}]}
+    )
 
     assert response.status_code == 204
     assert response.headers["ETag"] == 'W/"2"'
@@ -253,7 +272,11 @@ def test_member_id_naming_no_user_is_not_stored_and_is_audited_as_a_warning(
 
     response = scim.patch(
         f"/Groups/{group['id']}",
-        {"op": "add", "path": "members", "value": [{"value": "no-such-user"}, {"value": user["id"]}]},
+        {
+            "op": "add",
+            "path": "members",
+            "value": [{"value": "no-such-user"}, {"value": user["id"]}],
+        },
     )
 
     assert response.status_code == 200
@@ -266,7 +289,9 @@ def test_member_id_naming_no_user_is_not_stored_and_is_audited_as_a_warning(
         assert stored == [user["id"]]
 
 
-def test_member_id_naming_no_user_on_group_create_is_skipped(scim: Scim, member_ids: MemberIds) -> None:
+def test_member_id_naming_no_user_on_group_create_is_skipped(
+    scim: Scim, member_ids: MemberIds
+) -> None:
     user = scim.create_user("bjensen")
 
     group = scim.create_group("staff", [user["id"], "made-up"])

@@ -26,6 +26,9 @@ from scim_server.admin.pages.common import dbs
 from scim_server.admin.pages.common import done
 from scim_server.admin.pages.common import page_role
 
+PAGE_SIZE = 100
+"""Groups per page: the list counts each group's members, so it stays short."""
+
 
 def _ids(name: str) -> list[int]:
     """The checked organization ids of a form.
@@ -43,11 +46,17 @@ def _ids(name: str) -> list[int]:
 def groups_list() -> ResponseReturnValue:
     """List manual and KaseyaOne groups with their source, members and organizations."""
     session = dbs()
-    page = groups.list_groups(session)
+    try:
+        offset = max(0, int(request.args.get("offset", "0")))
+    except ValueError as error:
+        raise InvalidInput("offset must be a whole number") from error
+    page = groups.list_groups(session, offset=offset, limit=PAGE_SIZE)
     return render_template(
         "admin/groups.html",
         title="Groups",
         page=page,
+        offset=offset,
+        page_size=PAGE_SIZE,
         counts={group.id: groups.member_count(session, group) for group in page.groups},
         read_only={group.id: groups.is_read_only(session, group) for group in page.groups},
         access_groups=access.access_groups_active(session),

@@ -84,6 +84,9 @@ def _render_configuration(*, new_token: tokens.IssuedToken | None = None) -> str
             select(Account).where(Account.password_hash.is_not(None)).order_by(Account.username_ci)
         )
     )
+    candidate_names = {account.username_ci for account in exception_candidates}
+    # Exceptions set elsewhere (API, CLI, provider) stay on the form, so saving it keeps them.
+    other_exceptions = [name for name in settings.sso_exceptions if name not in candidate_names]
     changes = settings_sync.list_entries(session, limit=5)
     return render_template(
         "admin/integration_kaseyaone.html",
@@ -93,6 +96,7 @@ def _render_configuration(*, new_token: tokens.IssuedToken | None = None) -> str
         default_roles=[role for role in Role if role is not Role.superuser],
         deprovision_actions=list(DeprovisionAction),
         exception_candidates=exception_candidates,
+        other_exceptions=other_exceptions,
         bypass_url=_bypass_url(row.bypass_secret),
         scim_base_url=f"{current_app.config['BASE_URL']}/scim/v2",
         tokens=tokens.list_tokens(session),
@@ -145,7 +149,8 @@ def kaseyaone_create_token() -> ResponseReturnValue:
         raise InvalidInput("give the token a name")
     issued = tokens.issue_token(dbs(), name=name, actor=actor())
     dbs().commit()
-    return _render_configuration(new_token=issued)
+    # The page holds the secret: no cache may keep it.
+    return _render_configuration(new_token=issued), 200, {"Cache-Control": "no-store"}
 
 
 @bp.post("/integrations/kaseyaone/tokens/revoke")
