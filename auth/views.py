@@ -38,6 +38,12 @@ bp = Blueprint("auth", __name__, template_folder="templates")
 MAX_FIELD = 1024
 ID_TOKEN_HINT_MAX = 4096
 GENERIC_OIDC_ERROR = "Logging in with KaseyaOne did not work. Try again, or ask your administrator."
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    # A login form inside someone else's frame is a clickjacking target.
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+}
 STATUS_OF_REASON = {
     "invalid_credentials": 401,
     "sso_required": 403,
@@ -94,7 +100,7 @@ def _login_page(
         bypass=bypass_action is not None,
     )
     headers = {"Retry-After": str(retry_after)} if retry_after else {}
-    headers["Cache-Control"] = "no-store"
+    headers.update(PAGE_HEADERS)
     return body, status, headers
 
 
@@ -119,7 +125,7 @@ def _refusal_page(
         body = render_template(
             "auth/message.html", title="Ask your administrator", message=refused.detail
         )
-        return body, status, {"Cache-Control": "no-store"}
+        return body, status, PAGE_HEADERS
     return _login_page(
         status=status, error=refused.detail, username=username, bypass_action=bypass_action
     )
@@ -266,7 +272,7 @@ def logout_confirm() -> ResponseReturnValue:
     """Ask to confirm (logging out changes state, so it is a POST with a CSRF token)."""
     if g.get("current_account") is None:
         return redirect("/login")
-    return render_template("auth/logout.html"), 200, {"Cache-Control": "no-store"}
+    return render_template("auth/logout.html"), 200, PAGE_HEADERS
 
 
 @bp.post("/logout")

@@ -12,7 +12,9 @@ the same as one of ten: no membership list is ever loaded.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement
 from sqlalchemy import Select
@@ -23,6 +25,8 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import union
 from sqlalchemy import update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import aliased
 
@@ -142,6 +146,9 @@ def refresh_provider_groups(
     or removed: manual groups and manual memberships are never touched. The caller does
     not call this when the claim is absent (an absent claim changes nothing).
 
+    It runs whatever the access-groups setting: provider memberships mirror the
+    provider, and only count while the setting is on.
+
     Return whether anything changed.
     """
     identity_id = session.scalar(
@@ -179,14 +186,19 @@ def refresh_provider_groups(
     to_remove = sorted(set(held) - wanted)
     if not to_add and not to_remove:
         return False
-    for group_id in to_add:
-        session.add(
-            GroupMembership(
-                group_id=group_id,
-                identity_id=identity_id,
-                source=MembershipSource.provider,
-                display=account.username,
-            )
+    if to_add:
+        insert_memberships(
+            session,
+            [
+                {
+                    "group_id": group_id,
+                    "identity_id": identity_id,
+                    "source": MembershipSource.provider.value,
+                    "display": account.username,
+                    "created_at": utcnow(),
+                }
+                for group_id in to_add
+            ],
         )
     if to_remove:
         session.execute(
@@ -204,6 +216,58 @@ def refresh_provider_groups(
     )
     session.flush()
     return True
+
+
+GROUPS_CLAIM = "groups"
+"""The ID token / userinfo claim that lists the person's groups at the provider."""
+
+
+def refresh_provider_groups_from_claims(
+    session: Session,
+    account: Account,
+    claims: Mapping[str, Any],
+    *,
+    actor: str,
+    claim_name: str = GROUPS_CLAIM,
+) -> bool:
+    """Refresh the account's provider groups from a login's claims, if they carry groups.
+
+    An absent claim changes nothing: providers leave it out when it is not configured
+    or too large, which says nothing about membership. An empty list removes every
+    provider membership (never a manual one). A single string counts as one name.
+    Return whether anything changed.
+    """
+    if claim_name not in claims or claims[claim_name] is None:
+        return False
+    value = claims[claim_name]
+    if isinstance(value, str):
+        names: list[str] = [value]
+    elif isinstance(value, list | tuple):
+        names = [str(item) for item in value if isinstance(item, str | int)]
+    else:
+        return False
+    return refresh_provider_groups(session, account, names, actor=actor)
+
+
+def insert_memberships(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert membership rows, skipping any that already exist; return how many were new.
+
+    A login refresh can race a SCIM PATCH adding the same member: ``ON CONFLICT DO
+    NOTHING`` against the pair's unique constraint lets both succeed.
+    """
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    # RETURNING rather than rowcount: the count of a multi-row insert is not reported
+    # reliably by every driver, and only the rows really inserted come back.
+    inserted = session.scalars(
+        module.insert(GroupMembership)
+        .values(list(rows))
+        .on_conflict_do_nothing()
+        .returning(GroupMembership.id)
+    ).all()
+    return len(inserted)
 
 
 def _touch_groups(session: Session, group_ids: Sequence[str]) -> None:

@@ -115,6 +115,15 @@ def identity_of(session: Session, account: Account) -> ProviderIdentity | None:
     return session.scalar(select(ProviderIdentity).where(ProviderIdentity.account_id == account.id))
 
 
+def identities_of(session: Session, page: list[Account]) -> dict[int, ProviderIdentity]:
+    """The provider identities linked to a page of accounts, by account id (one query)."""
+    ids = [account.id for account in page]
+    if not ids:
+        return {}
+    rows = session.scalars(select(ProviderIdentity).where(ProviderIdentity.account_id.in_(ids)))
+    return {row.account_id: row for row in rows if row.account_id is not None}
+
+
 def list_accounts(
     session: Session,
     *,

@@ -25,6 +25,7 @@ from sqlalchemy.orm import aliased
 
 from portal_adapter import audit
 from portal_adapter.access import access_groups_active
+from portal_adapter.access import insert_memberships
 from portal_adapter.errors import Conflict
 from portal_adapter.errors import InvalidInput
 from portal_adapter.errors import NotFound
@@ -350,14 +351,21 @@ def add_member(session: Session, group: Group, account: Account, *, actor: str) 
     ensure_editable(session, group)
     if _membership_of(session, group, account) is not None:
         return False
-    session.add(
-        GroupMembership(
-            group_id=group.id,
-            account_id=account.id,
-            source=MembershipSource.manual,
-            display=account.username,
-        )
+    added = insert_memberships(
+        session,
+        [
+            {
+                "group_id": group.id,
+                "account_id": account.id,
+                "source": MembershipSource.manual.value,
+                "display": account.username,
+                "created_at": utcnow(),
+            }
+        ],
     )
+    if not added:
+        # Another request added it in between.
+        return False
     _touch(group)
     audit.record(
         session,

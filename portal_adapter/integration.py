@@ -9,7 +9,6 @@ not pushed back), which check the rules, bump ``revision`` and audit before/afte
 
 from __future__ import annotations
 
-import importlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -204,7 +203,12 @@ def _apply(
 ) -> SettingsChange:
     """Check ``changes`` against every rule, write them, audit them; no push decision here."""
     parsed = {key: parse_setting(key, value) for key, value in changes.items()}
-    row = get_settings(session)
+    get_settings(session)
+    # Lock the row (PostgreSQL): two concurrent changes must not both read revision n.
+    row = session.get(
+        IntegrationSettings, SETTINGS_ID, with_for_update=True, populate_existing=True
+    )
+    assert row is not None  # get_settings just made sure it exists
     before_effective = read_settings(session)
     target_on = parsed.get("unified_login", row.unified_login)
     if not target_on:
@@ -274,20 +278,16 @@ def _effective_value(settings: EffectiveSettings, key: str) -> Any:
 
 
 def _notify_access_groups(session: Session, was_on: bool, *, actor: str) -> None:
-    """Tell the access-groups module when the effective toggle flips (provider groups
-    become manual when it turns off). The module is optional so settings work without it."""
+    """Tell the access-groups module when the effective toggle flips (its provider groups
+    become manual groups in place when it turns off)."""
+    # Imported here: access reads these settings, so a module-level import would be circular.
+    from portal_adapter import access
+
     now_on = read_settings(session).access_groups
-    if now_on == was_on:
-        return
-    try:
-        access = importlib.import_module("portal_adapter.access")
-    except ImportError:
-        return
-    hook = getattr(
-        access, "on_access_groups_enabled" if now_on else "on_access_groups_disabled", None
-    )
-    if hook is not None:
-        hook(session, actor=actor)
+    if now_on and not was_on:
+        access.on_access_groups_enabled(session, actor=actor)
+    elif was_on and not now_on:
+        access.on_access_groups_disabled(session, actor=actor)
 
 
 def update_settings(session: Session, changes: Mapping[str, Any], *, actor: str) -> SettingsChange:

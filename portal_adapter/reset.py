@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete
+from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -27,6 +28,7 @@ from portal_adapter import settings_sync
 from portal_adapter.errors import Conflict
 from portal_adapter.errors import InvalidInput
 from portal_adapter.integration import get_settings
+from portal_adapter.integration import read_settings
 from portal_adapter.models import Account
 from portal_adapter.models import AccountSource
 from portal_adapter.models import AccountStatus
@@ -34,12 +36,15 @@ from portal_adapter.models import DeprovisionAction
 from portal_adapter.models import Group
 from portal_adapter.models import GroupMembership
 from portal_adapter.models import GroupSource
+from portal_adapter.models import LoginSession
 from portal_adapter.models import ProviderIdentity
 from portal_adapter.models import Role
 from portal_adapter.models import ScimIndexEntry
 from portal_adapter.models import ScimToken
 from portal_adapter.models import utcnow
 
+CHUNK = 500
+"""Ids per statement in bulk steps: well under every database's bound-parameter limit."""
 DELETE = "delete"
 UNLINK = "unlink"
 DISABLE_AND_UNLINK = "disable and unlink"
@@ -135,19 +140,22 @@ def _group_names(session: Session, account_ids: list[int]) -> dict[int, set[str]
     names: dict[int, set[str]] = defaultdict(set)
     if not account_ids:
         return names
+    wanted = set(account_ids)
+    # Joins over every membership rather than an IN list of ids: a large tenant's list
+    # would pass the database's bound-parameter limit (65535 on PostgreSQL).
     manual = session.execute(
         select(GroupMembership.account_id, Group.display_name)
         .join(Group, Group.id == GroupMembership.group_id)
-        .where(GroupMembership.account_id.in_(account_ids))
+        .where(GroupMembership.account_id.is_not(None))
     )
     provider = session.execute(
         select(ProviderIdentity.account_id, Group.display_name)
         .join(GroupMembership, GroupMembership.identity_id == ProviderIdentity.id)
         .join(Group, Group.id == GroupMembership.group_id)
-        .where(ProviderIdentity.account_id.in_(account_ids))
+        .where(ProviderIdentity.account_id.is_not(None))
     )
     for account_id, name in [*manual, *provider]:
-        if account_id is not None:
+        if account_id in wanted:
             names[account_id].add(name)
     return names
 
@@ -207,15 +215,16 @@ def reset_integration(session: Session, *, actor: str, confirm: Any) -> ResetOut
     deleted: list[str] = []
     unlinked: list[str] = []
     disabled: list[str] = []
-    identity_ids = list(session.scalars(select(ProviderIdentity.id)))
+    identities_removed = session.scalar(select(func.count(ProviderIdentity.id))) or 0
     session.execute(update(ProviderIdentity).values(account_id=None))
+    doomed = [row for row in rows if row.reset_action == DELETE]
+    _delete_accounts(session, doomed, actor=actor)
+    deleted.extend(row.username for row in doomed)
     for row in rows:
+        if row.reset_action == DELETE:
+            continue
         account = session.get(Account, row.account_id)
         if account is None:
-            continue
-        if row.reset_action == DELETE:
-            accounts.delete_account(session, account, actor=actor, reason="integration reset")
-            deleted.append(row.username)
             continue
         if row.reset_action == DISABLE_AND_UNLINK:
             accounts.disable_account(session, account, actor=actor, reason="integration reset")
@@ -233,16 +242,28 @@ def reset_integration(session: Session, *, actor: str, confirm: Any) -> ResetOut
             else "integration reset: kept disabled (owns data the portal must keep)",
         )
         unlinked.append(row.username)
-    group_ids = list(session.scalars(select(Group.id).where(Group.source == GroupSource.provider)))
+    # Subqueries, not id lists: see _group_names.
+    provider_groups = select(Group.id).where(Group.source == GroupSource.provider)
+    groups_removed = (
+        session.scalar(select(func.count()).select_from(provider_groups.subquery())) or 0
+    )
     session.execute(
         delete(GroupMembership).where(
-            or_(GroupMembership.identity_id.is_not(None), GroupMembership.group_id.in_(group_ids))
+            or_(
+                GroupMembership.identity_id.is_not(None),
+                GroupMembership.group_id.in_(provider_groups),
+            )
         )
     )
     session.execute(
-        delete(ScimIndexEntry).where(ScimIndexEntry.resource_id.in_(identity_ids + group_ids))
+        delete(ScimIndexEntry).where(
+            or_(
+                ScimIndexEntry.resource_id.in_(select(ProviderIdentity.id)),
+                ScimIndexEntry.resource_id.in_(provider_groups),
+            )
+        )
     )
-    session.execute(delete(Group).where(Group.id.in_(group_ids)))
+    session.execute(delete(Group).where(Group.source == GroupSource.provider))
     session.execute(delete(ProviderIdentity))
     tokens = list(session.scalars(select(ScimToken).where(ScimToken.revoked_at.is_(None))))
     for token in tokens:
@@ -253,8 +274,8 @@ def reset_integration(session: Session, *, actor: str, confirm: Any) -> ResetOut
         deleted=deleted,
         unlinked=unlinked,
         disabled=disabled,
-        identities_removed=len(identity_ids),
-        groups_removed=len(group_ids),
+        identities_removed=identities_removed,
+        groups_removed=groups_removed,
         tokens_revoked=len(tokens),
     )
     audit.record(
@@ -276,6 +297,40 @@ def reset_integration(session: Session, *, actor: str, confirm: Any) -> ResetOut
     return outcome
 
 
+def _delete_accounts(session: Session, rows: list[AffectedAccount], *, actor: str) -> None:
+    """Delete integration-only accounts in bulk, one audit event each.
+
+    The per-account path (``accounts.delete_account``) checks the last superuser and
+    the linked identity one account at a time; here the caller already made sure a
+    superuser remains and unlinked every identity, so statements go by chunks.
+    """
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        ids = [row.account_id for row in chunk]
+        session.execute(
+            update(LoginSession)
+            .where(LoginSession.account_id.in_(ids), LoginSession.ended_at.is_(None))
+            .values(ended_at=utcnow()),
+            execution_options={"synchronize_session": False},
+        )
+        for row in chunk:
+            audit.record(
+                session,
+                actor=actor,
+                action="account.delete",
+                target=f"account:{row.username}",
+                before={"username": row.username, "email": row.email, "role": row.role},
+                detail="integration reset: existed only because of the integration",
+            )
+        session.flush()
+        # No in-memory sync: matching 20k loaded accounts per chunk is quadratic, and
+        # the session is expired once the reset is done anyway.
+        session.execute(
+            delete(Account).where(Account.id.in_(ids)),
+            execution_options={"synchronize_session": False},
+        )
+
+
 def _clear_settings(session: Session) -> None:
     """Back to a removed integration: everything off, no bypass link, nothing to push."""
     row = get_settings(session)
@@ -292,3 +347,6 @@ def _clear_settings(session: Session) -> None:
     row.revision += 1
     row.updated_at = utcnow()
     settings_sync.supersede_pending(session, row)
+    # The provider learns that the integration is gone (it removes the module on its side).
+    session.flush()
+    settings_sync.enqueue(session, row, {**read_settings(session).as_dict(), "installed": False})

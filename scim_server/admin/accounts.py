@@ -8,6 +8,7 @@ from flask.typing import ResponseReturnValue
 
 from portal_adapter import accounts
 from portal_adapter.errors import InvalidInput
+from portal_adapter.models import AccountSource
 from portal_adapter.models import AccountStatus
 from portal_adapter.models import Role
 from scim_server.admin.api import bp
@@ -31,24 +32,28 @@ def _view(account_id: int) -> dict[str, object]:
 @bp.get("/accounts")
 @require_role(Role.administrator)
 def list_accounts() -> ResponseReturnValue:
-    """List accounts: ``?q=`` (username/email), ``role``, ``status``, ``flagged``, pages."""
+    """List accounts: ``?q=`` (username/email), ``role``, ``status``, ``source``,
+    ``flagged``, pages."""
     offset, limit = page_args()
     role = request.args.get("role") or None
     status = request.args.get("status") or None
     if status is not None and status not in AccountStatus.__members__:
         raise InvalidInput(f"status must be one of {', '.join(AccountStatus)}")
+    source = request.args.get("source") or None
+    if source is not None and source not in AccountSource.__members__:
+        raise InvalidInput(f"source must be one of {', '.join(AccountSource)}")
     page = accounts.list_accounts(
         dbs(),
         query=request.args.get("q") or None,
         role=accounts.parse_role(role) if role else None,
         status=AccountStatus(status) if status else None,
         flagged=bool_arg("flagged"),
+        source=AccountSource(source) if source else None,
         offset=offset,
         limit=limit,
     )
-    items = [
-        accounts.account_to_dict(a, identity=accounts.identity_of(dbs(), a)) for a in page.items
-    ]
+    linked = accounts.identities_of(dbs(), page.items)
+    items = [accounts.account_to_dict(a, identity=linked.get(a.id)) for a in page.items]
     return jsonify(page_to_dict(page, items))
 
 

@@ -31,8 +31,12 @@ def actor() -> str:
     return f"account:{account.username}" if account is not None else "anonymous"
 
 
-def bounded_body(allowed: set[str], *, required: set[str] | None = None) -> dict[str, Any]:
+def bounded_body(
+    allowed: set[str], *, required: set[str] | None = None, optional: bool = False
+) -> dict[str, Any]:
     """Return the JSON object body, refusing large bodies (413) and unknown/missing fields.
+
+    With ``optional``, an empty body reads as ``{}`` (for actions that take no input).
 
     :raises RequestEntityTooLarge: When the body is over API_MAX_BODY bytes.
     :raises InvalidInput: When the body is not an object, or has unknown or missing fields.
@@ -41,6 +45,8 @@ def bounded_body(allowed: set[str], *, required: set[str] | None = None) -> dict
         raise RequestEntityTooLarge(f"the body must be at most {API_MAX_BODY} bytes")
     if len(request.get_data(cache=True)) > API_MAX_BODY:
         raise RequestEntityTooLarge(f"the body must be at most {API_MAX_BODY} bytes")
+    if optional and not request.get_data(cache=True):
+        return {}
     return json_body(allowed, required=required or set())
 
 

@@ -28,3 +28,7 @@ def command_session() -> Iterator[Session]:
         except PortalError as error:
             db.session.rollback()
             raise click.ClickException(error.detail) from None
+        finally:
+            # A command is the whole life of its app: close its connections now, not at GC.
+            db.session.remove()
+            db.engine.dispose()

@@ -13,9 +13,6 @@ import datetime
 from collections.abc import Iterable
 from typing import Any
 
-from portal_adapter.models import Group
-from portal_adapter.models import ProviderIdentity
-
 USER = "User"
 GROUP = "Group"
 
@@ -33,7 +30,7 @@ def etag(version: int) -> str:
     return f'W/"{version}"'
 
 
-def meta_of(kind: str, row: ProviderIdentity | Group) -> dict[str, Any]:
+def meta_of(kind: str, row: Any) -> dict[str, Any]:
     """The ``meta`` of a stored resource, without its location."""
     return {
         "resourceType": kind,
@@ -60,7 +57,7 @@ def member_to_document(member: tuple[str, str | None], base_url: str = "") -> di
 
 def row_to_document(
     kind: str,
-    row: ProviderIdentity | Group,
+    row: Any,
     *,
     members: Iterable[tuple[str, str | None]] | None = None,
     base_url: str = "",

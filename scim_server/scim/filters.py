@@ -9,7 +9,9 @@ of scim2-models (``ScimFilter.match``), which the storage contract checks agains
 
 from __future__ import annotations
 
+import base64
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from inspect import isclass
@@ -137,7 +139,9 @@ class SqlFilter(FilterVisitor[Condition]):
         # table: a doubly nested subquery would not correlate to it.
         self.resource_column = target.id_column if resource_column is None else resource_column
 
-    def _resolve(self, node: Comparison | Present | ValuePath, *, for_comparison: bool) -> AttributeBinding | None:
+    def _resolve(
+        self, node: Comparison | Present | ValuePath, *, for_comparison: bool
+    ) -> AttributeBinding | None:
         resolved = _resolve_filter_path(
             self.model, node.attr_path, strict=False, for_comparison=for_comparison
         )
@@ -145,12 +149,12 @@ class SqlFilter(FilterVisitor[Condition]):
             return resolved
         return resolved._nested_in(self.urn_prefix)
 
-    def _entries(self, key: str, *conditions: Condition) -> Condition:
+    def _entries(self, key: str, *conditions: Callable[[Any], Condition]) -> Condition:
         entry = aliased(ScimIndexEntry)
         where = [entry.resource_id == self.resource_column, entry.path == key]
         if self.element is not None:
             where.append(entry.element == self.element)
-        return exists(select(1).select_from(entry).where(*where, *(c(entry) for c in conditions)))  # type: ignore[operator]
+        return exists(select(1).select_from(entry).where(*where, *(c(entry) for c in conditions)))
 
     # -- comparisons ------------------------------------------------------
 
@@ -173,15 +177,20 @@ class SqlFilter(FilterVisitor[Condition]):
             return not_(self._entries(key)) if op == CompareOperator.eq else false()
         string_op = op in (CompareOperator.co, CompareOperator.sw, CompareOperator.ew)
         if isinstance(expected, bytes):
-            import base64
-
+            # Binary values are indexed in their base64 form.
             expected = base64.b64encode(expected).decode()
         if isinstance(expected, str):
             try:
                 expected = str(resolved.comparable(expected))[:MAX_INDEXED_TEXT]
             except ValueError:
                 return false()
-        if string_op and (not isinstance(expected, str) or resolved.target_type not in (str, None) and not issubclass(resolved.target_type, str)):  # type: ignore[arg-type]
+        if string_op and (
+            not isinstance(expected, str)
+            or (
+                resolved.target_type is not None
+                and not (isclass(resolved.target_type) and issubclass(resolved.target_type, str))
+            )
+        ):
             return false()
         column = self.target.columns.get(key) if self.element is None else None
         if column is not None and op == CompareOperator.eq and isinstance(expected, str):
@@ -195,10 +204,10 @@ class SqlFilter(FilterVisitor[Condition]):
     def _members(self, resolved: AttributeBinding, op: CompareOperator, expected: Any) -> Condition:
         if op == CompareOperator.ne:
             return not_(self._members(resolved, CompareOperator.eq, expected))
-        condition = _member_condition(resolved.sub_field_name, op, expected, resolved, self.target.dialect)
-        return exists(
-            select(1).where(GroupMembership.group_id == self.target.id_column, condition)
+        condition = _member_condition(
+            resolved.sub_field_name, op, expected, resolved, self.target.dialect
         )
+        return exists(select(1).where(GroupMembership.group_id == self.target.id_column, condition))
 
     # -- presence ---------------------------------------------------------
 
@@ -208,11 +217,15 @@ class SqlFilter(FilterVisitor[Condition]):
             return false()
         if self.target.is_group and resolved.field_name == "members" and not self.urn_prefix:
             condition = (
-                _member_condition(resolved.sub_field_name, None, None, resolved, self.target.dialect)
+                _member_condition(
+                    resolved.sub_field_name, None, None, resolved, self.target.dialect
+                )
                 if resolved.sub_field_name
                 else true()
             )
-            return exists(select(1).where(GroupMembership.group_id == self.target.id_column, condition))
+            return exists(
+                select(1).where(GroupMembership.group_id == self.target.id_column, condition)
+            )
         key = index_key(resolved)
         entry = aliased(ScimIndexEntry)
         if _is_model(resolved.target_type):
@@ -287,7 +300,7 @@ def _member_condition(
     if op is None:
         return column.is_not(None)  # type: ignore[no-any-return]
     if expected is None:
-        return column.is_(None) if op == CompareOperator.eq else false()  # type: ignore[no-any-return]
+        return column.is_(None) if op == CompareOperator.eq else false()
     if isinstance(expected, str):
         try:
             expected = resolved.comparable(expected)
@@ -320,7 +333,11 @@ class MemberFilter(FilterVisitor[Condition]):
             return false()
         expected = coerce_value(resolved, node.value, node.op)
         if node.op == CompareOperator.ne:
-            return not_(_member_condition(resolved.field_name, CompareOperator.eq, expected, resolved, self.dialect))
+            return not_(
+                _member_condition(
+                    resolved.field_name, CompareOperator.eq, expected, resolved, self.dialect
+                )
+            )
         return _member_condition(resolved.field_name, node.op, expected, resolved, self.dialect)
 
     def visit_present(self, node: Present) -> Condition:
@@ -357,6 +374,7 @@ def sort_expression(target: Target, search_request: SearchRequest[Any]) -> Any:
         return column
     entry = aliased(ScimIndexEntry)
     kind = binding.target_type
+    value: Any
     if isclass(kind) and issubclass(kind, bool):
         value = entry.bool_value
     elif isclass(kind) and issubclass(kind, int | float):

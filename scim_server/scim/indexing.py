@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-from functools import cache
 from typing import Any
 
 from pydantic import BaseModel as PydanticModel
@@ -23,10 +22,19 @@ SKIPPED_SUBFIELDS = frozenset({"location", "version"})
 """``meta.location`` and ``meta.version`` are computed on the way out."""
 
 
-@cache
-def binding_of(model: type[Any], field_name: str, sub_field_name: str | None) -> AttributeBinding:
-    """Return the (cached) binding of a field: its URN and comparison rules."""
-    return _bind(model, field_name, sub_field_name)
+_BINDINGS: dict[tuple[Any, str, str | None], AttributeBinding] = {}
+
+
+def binding_of(model: Any, field_name: str, sub_field_name: str | None) -> AttributeBinding:
+    """Return the (cached) binding of a field: its URN and comparison rules.
+
+    The cache is bounded by the models' fields, which are fixed at start-up.
+    """
+    key = (model, field_name, sub_field_name)
+    binding = _BINDINGS.get(key)
+    if binding is None:
+        binding = _BINDINGS[key] = _bind(model, field_name, sub_field_name)
+    return binding
 
 
 def index_key(binding: AttributeBinding) -> str:
@@ -34,7 +42,9 @@ def index_key(binding: AttributeBinding) -> str:
     return binding.urn.lower()
 
 
-def resource_to_index_rows(resource: Resource[Any], *, skip: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+def resource_to_index_rows(
+    resource: Resource[Any], *, skip: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
     """Return the index rows of ``resource`` (without ``resource_id``), one per leaf value.
 
     :param skip: Top-level attribute names (Python names) to leave out, such as the

@@ -106,7 +106,7 @@ def replace_members(
 ) -> None:
     """Make the provider members exactly ``members`` (PUT, or a ``replace`` of members)."""
     wanted = dict(members)
-    current = set(
+    current: set[str | None] = set(
         session.scalars(
             select(GroupMembership.identity_id).where(
                 GroupMembership.group_id == group_id,
@@ -114,7 +114,9 @@ def replace_members(
             )
         )
     )
-    remove_members(session, group_id, [value for value in current if value not in wanted])
+    remove_members(
+        session, group_id, [value for value in current if value is not None and value not in wanted]
+    )
     add_members(
         session, group_id, [(v, d) for v, d in wanted.items() if v not in current], actor=actor
     )

@@ -1,4 +1,4 @@
-"""What the SCIM service announces: Users (+ enterprise extension), Groups, and its configuration."""
+"""What the SCIM service announces: Users (+ enterprise extension), Groups, its config."""
 
 from __future__ import annotations
 

@@ -24,24 +24,17 @@ from flask import current_app
 from flask import g
 from flask import request
 from scim2_flask import ScimServer
-from scim2_models import Context
+from scim2_models import ConflictException
 from scim2_models import Error
 from scim2_models import NotFoundException
-from scim2_models import PatchOp
 from scim2_models import PayloadTooLargeException
-from scim2_models import Resource
 from scim2_models import ResourceType
-from scim2_models import ResponseParameters
+from scim2_models import SCIMException
 from scim2_models import UnauthorizedException
-from scim2_models.path import CompareOperator
-from scim2_models.path import Comparison
-from scim2_server.conditions import Conditions
-from scim2_server.handler import ScimHandler
+from scim2_models import UniquenessException
 from scim2_server.requests import ScimRequest
 from scim2_server.responses import SCIM_MEDIA_TYPE
-from scim2_server.responses import ScimResponse
 from scim2_server.routing import Route
-from scim2_server.service import ScimService
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
@@ -57,6 +50,10 @@ from scim_server.scim import quirks
 from scim_server.scim.documents import GROUP
 from scim_server.scim.documents import USER
 from scim_server.scim.documents import etag
+from scim_server.scim.engine import UniviewScimHandler
+from scim_server.scim.engine import UniviewScimService
+from scim_server.scim.member_patch import apply_member_plan
+from scim_server.scim.member_patch import member_plan
 from scim_server.scim.storage import SqlScimStorage
 from scim_server.scim.storage import wants_members
 
@@ -67,82 +64,6 @@ ACTIVITY_INTERVAL = datetime.timedelta(minutes=1)
 
 RESOURCE_QUERY_KEYS = frozenset({"filter", "startIndex", "count"})
 """Search parameters the lean search path serves; anything else goes to the engine."""
-
-
-class UniviewScimService(ScimService):
-    """The engine, with the service's own choices."""
-
-    def patch_response(
-        self,
-        base_url: str,
-        resource: Resource[Any],
-        response_parameters: ResponseParameters[Any],
-    ) -> ScimResponse:
-        """Answer a PATCH with 200 and the resource: providers (Okta) expect the body."""
-        return self.resource_response(
-            self.publish(base_url, resource),
-            Context.RESOURCE_REPLACEMENT_RESPONSE,
-            response_parameters,
-        )
-
-
-class UniviewScimHandler(ScimHandler):
-    """The engine's handler, adding an ``emails[type eq "work"].value`` add that creates the entry."""
-
-    def patch_resource(
-        self,
-        resource_type: ResourceType,
-        resource_id: str,
-        patch_op: PatchOp[Any],
-        conditions: Conditions,
-    ) -> Resource[Any]:
-        """Apply a PATCH; a value-path add/replace matching no entry adds one (Entra)."""
-        current = self.storage.get(resource_type, resource_id)
-        assert current.meta is not None
-        version = current.meta.version
-        _create_missing_value_path_entries(current, patch_op)
-        patched = self.service.apply_patch(current, patch_op, conditions)
-        if patched is None:
-            return current
-        return self.storage.update(resource_type, patched, expected_version=version)
-
-
-def _create_missing_value_path_entries(resource: Resource[Any], patch_op: PatchOp[Any]) -> None:
-    """Turn ``add emails[type eq "work"].value`` into an add of a new entry when none matches.
-
-    RFC 7644 §3.5.2.1 leaves it open; Entra sends exactly this for a user's first
-    work email or phone number and expects the entry to appear.
-    """
-    for operation in patch_op.operations or []:
-        if operation.op not in ("add", "replace") or operation.path is None:
-            continue
-        path = operation.path
-        node = path._as_value_path()
-        if node is None or node.sub_attr is None:
-            continue
-        condition = node.val_filter
-        if not (isinstance(condition, Comparison) and condition.op == CompareOperator.eq):
-            continue
-        head = node.attr_path
-        entries = getattr(resource, _python_name(type(resource), head.attr), None)
-        if entries and any(_matches(entry, condition) for entry in entries):
-            continue
-        new_entry = {condition.attr_path.attr: condition.value, node.sub_attr: operation.value}
-        operation.op = operation.Op.add
-        operation.path = type(path)(f"{head.uri}:{head.attr}" if head.uri else head.attr)
-        operation.value = [new_entry]
-
-
-def _python_name(model: type[Any], scim_name: str) -> str:
-    for name in model.model_fields:
-        if model._scim_name(name).lower() == scim_name.lower():
-            return name
-    return scim_name
-
-
-def _matches(entry: Any, condition: Any) -> bool:
-    value = getattr(entry, _python_name(type(entry), condition.attr_path.attr), None)
-    return isinstance(value, str) and value.lower() == str(condition.value).lower()
 
 
 class UniviewScimServer(ScimServer):
@@ -182,7 +103,7 @@ class UniviewScimServer(ScimServer):
         scheme, _, presented = header.partition(" ")
         if scheme.lower() != "bearer" or not presented.strip():
             raise UnauthorizedException(detail="A bearer token is required")
-        session = db.session
+        session = db.session()
         token = tokens.verify_token(session, presented.strip())
         if token is None:
             raise UnauthorizedException(detail="The bearer token is invalid or revoked")
@@ -195,7 +116,7 @@ class UniviewScimServer(ScimServer):
         if self._activity_touched is not None and now - self._activity_touched < ACTIVITY_INTERVAL:
             return
         self._activity_touched = now
-        session = db.session
+        session = db.session()
         try:
             # A savepoint: two processes creating the settings row at once must not
             # fail the provider's request.
@@ -208,14 +129,37 @@ class UniviewScimServer(ScimServer):
         except IntegrityError:
             logger.info("settings row created concurrently; activity time not recorded")
 
-    @staticmethod
-    def _finish(response: Response) -> Response:
-        """Commit once, only on success; anything else rolls the request back."""
-        if response.status_code < 400:
-            db.session.commit()
-        else:
+    def _finish(self, response: Response) -> Response:
+        """Commit once, only on success; anything else rolls the request back.
+
+        Writes are flushed inside the request, so a commit rarely fails; if it
+        does, the client still gets a SCIM error, not an HTML page.
+        """
+        if response.status_code >= 400:
             db.session.rollback()
+            return response
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            logger.info("commit refused by a constraint on %s %s", request.method, request.path)
+            return self._to_response(
+                self.service.error_response(UniquenessException(detail="A unique value is taken"))
+            )
+        except Exception:
+            return self._handle_unexpected(RuntimeError("commit failed"))
         return response
+
+    def _handle_scim_exception(self, exception: SCIMException) -> Response:
+        """A client error: logged at INFO, without traceback, then the engine's SCIM body."""
+        logger.info(
+            "SCIM %s %s -> %s %s",
+            request.method,
+            request.path,
+            exception.status,
+            exception.scim_type or "",
+        )
+        return super()._handle_scim_exception(exception)
 
     def _handle_unexpected(self, error: Exception) -> Response:
         logger.exception("unexpected error on %s %s", request.method, request.path)
@@ -247,7 +191,7 @@ class UniviewScimServer(ScimServer):
         return scim_request
 
     def normalise_body(self, method: str, body: bytes) -> bytes:
-        """Apply ``quirks`` to a JSON body; a body that is not JSON is left for the engine to refuse."""
+        """Apply ``quirks`` to a JSON body; a non-JSON body is left for the engine to refuse."""
         if method.upper() not in ("POST", "PUT", "PATCH") or not body:
             return body
         try:
@@ -283,12 +227,13 @@ class UniviewScimServer(ScimServer):
 
     def _make_view(self, route: Route) -> Any:
         engine_view = super()._make_view(route)
-        lean: Callable[..., Response | None] | None = {
+        lean_views: dict[str, Callable[..., Response | None]] = {
             "query": self._lean_query,
             "search": self._lean_search,
             "create": self._lean_create,
             "patch": self._lean_patch,
-        }.get(route.name)
+        }
+        lean = lean_views.get(route.name)
         if lean is None:
             return engine_view
 
@@ -317,17 +262,24 @@ class UniviewScimServer(ScimServer):
     def _lean_query(self, resource_endpoint: str, resource_id: str) -> Response | None:
         """GET by id without attributes or conditions: the stored JSON, served as is."""
         resource_type = self._resource_type(resource_endpoint)
-        if resource_type is None or request.args or "If-None-Match" in request.headers or "If-Match" in request.headers:
+        if (
+            resource_type is None
+            or request.args
+            or "If-None-Match" in request.headers
+            or "If-Match" in request.headers
+        ):
             return None
         kind = str(resource_type.id)
         # A read needs no savepoint: nothing to undo.
-        row = self.storage.load_row(kind, resource_id)
+        row = self.storage.load_plain(kind, resource_id)
         document = self.storage.document(kind, row, base_url=self._base_url())
         location = document["meta"]["location"]
-        return self._json(document, headers={"ETag": etag(row.version), "Content-Location": location})
+        return self._json(
+            document, headers={"ETag": etag(row.version), "Content-Location": location}
+        )
 
     def _lean_search(self, resource_endpoint: str) -> Response | None:
-        """A search with only filter/startIndex/count: filtered in SQL, documents served as stored."""
+        """A search with only filter/startIndex/count: filtered in SQL, served as stored."""
         resource_type = self._resource_type(resource_endpoint)
         if resource_type is None or not set(request.args) <= RESOURCE_QUERY_KEYS:
             return None
@@ -350,7 +302,9 @@ class UniviewScimServer(ScimServer):
         if resource_type is None or request.args:
             return None
         body = self.normalise_body("POST", self.read_body(ScimRequest("POST", "", "")))
-        resource = self.service.read_creation(resource_type, body, request.headers.get("Content-Type"))
+        resource = self.service.read_creation(
+            resource_type, body, request.headers.get("Content-Type")
+        )
         with self.storage.operation():
             document = self.storage.create_document(resource_type, resource)
         base_url = self._base_url()
@@ -362,7 +316,11 @@ class UniviewScimServer(ScimServer):
         return self._json(
             document,
             status=HTTPStatus.CREATED,
-            headers={"Location": location, "Content-Location": location, "ETag": document["meta"]["version"]},
+            headers={
+                "Location": location,
+                "Content-Location": location,
+                "ETag": document["meta"]["version"],
+            },
         )
 
     def _lean_patch(self, resource_endpoint: str, resource_id: str) -> Response | None:
@@ -380,14 +338,16 @@ class UniviewScimServer(ScimServer):
         content_type = request.headers.get("Content-Type")
         self.service.ensure_json(content_type)
         try:
-            body = json.loads(self.normalise_body("PATCH", self.read_body(ScimRequest("PATCH", "", ""))))
+            body = json.loads(
+                self.normalise_body("PATCH", self.read_body(ScimRequest("PATCH", "", "")))
+            )
         except ValueError:
             return None
         plan = member_plan(body)
         if plan is None:
             return None
-        session = db.session
-        actor = g.get("scim_actor", "scim")
+        session = db.session()
+        actor = str(g.get("scim_actor", "scim"))
         threshold = int(current_app.config["SCIM_LARGE_GROUP_THRESHOLD"])
         with self.storage.operation():
             # The version bump comes first: it finds the group and locks its row, so
@@ -400,16 +360,13 @@ class UniviewScimServer(ScimServer):
             ).scalar_one_or_none()
             if version is None:
                 raise NotFoundException(detail=f"Group {resource_id!r} not found")
-            added = removed = 0
-            for action, values in plan:
-                if action == "add":
-                    added += member_rows.add_members(session, resource_id, values, actor=actor)
-                elif action == "remove":
-                    removed += member_rows.remove_members(session, resource_id, [v for v, _ in values])
-                elif action == "remove_all":
-                    removed += member_rows.remove_all_members(session, resource_id)
-                else:
-                    member_rows.replace_members(session, resource_id, values, actor=actor)
+            try:
+                added, removed = apply_member_plan(session, resource_id, plan, actor=actor)
+            except IntegrityError as error:
+                # A user named in the PATCH was deleted by a concurrent request.
+                raise ConflictException(
+                    detail="A member was deleted concurrently; retry the request"
+                ) from error
             audit.record(
                 session,
                 actor=actor,
@@ -422,7 +379,9 @@ class UniviewScimServer(ScimServer):
                 if request.args
                 else None
             )
-            asks_members = parameters is not None and bool(parameters.attributes) and wants_members(parameters)
+            asks_members = (
+                parameters is not None and bool(parameters.attributes) and wants_members(parameters)
+            )
             large = member_rows.count_members_up_to(session, resource_id, threshold + 1) > threshold
             if large and not asks_members:
                 return Response(status=HTTPStatus.NO_CONTENT, headers={"ETag": etag(version)})
@@ -440,74 +399,15 @@ class UniviewScimServer(ScimServer):
         )
 
 
-def member_plan(body: Any) -> list[tuple[str, list[tuple[str, str | None]]]] | None:
-    """The member actions of a PATCH body, or None when it does anything else.
-
-    Recognised: ``add``/``replace`` of ``members`` (with a path or as a path-less
-    ``{"members": [...]}``), ``remove`` of ``members`` with a value list (removes
-    only those), without a value (removes all), and of ``members[value eq "id"]``.
-    """
-    if not isinstance(body, dict):
-        return None
-    if "urn:ietf:params:scim:api:messages:2.0:PatchOp" not in (body.get("schemas") or []):
-        return None
-    operations = body.get("Operations")
-    if not isinstance(operations, list) or not operations:
-        return None
-    plan: list[tuple[str, list[tuple[str, str | None]]]] = []
-    for operation in operations:
-        if not isinstance(operation, dict) or set(operation) - {"op", "path", "value"}:
-            return None
-        op = operation.get("op")
-        path = operation.get("path")
-        value = operation.get("value")
-        if path is None and op in ("add", "replace") and isinstance(value, dict):
-            if [k.lower() for k in value] != ["members"]:
-                return None
-            path, value = "members", next(iter(value.values()))
-        if not isinstance(path, str):
-            return None
-        if path.strip().lower() == "members":
-            if op == "remove" and value is None:
-                plan.append(("remove_all", []))
-                continue
-            entries = _member_entries(value)
-            if entries is None or op not in ("add", "remove", "replace"):
-                return None
-            plan.append((op, entries))
-            continue
-        named = quirks.member_filter_value(path)
-        if named is None or op != "remove" or value is not None:
-            return None
-        plan.append(("remove", [(named, None)]))
-    return plan
-
-
-def _member_entries(value: Any) -> list[tuple[str, str | None]] | None:
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list):
-        return None
-    entries = []
-    for item in value:
-        if not isinstance(item, dict) or not isinstance(item.get("value"), str):
-            return None
-        if set(item) - {"value", "display", "$ref", "type"}:
-            return None
-        display = item.get("display")
-        entries.append((item["value"], display if isinstance(display, str) else None))
-    return entries
-
-
 def make_server(app: Flask) -> UniviewScimServer:
     """Build the SCIM server of ``app`` on its database session."""
     from scim_server.scim.provider import build_provider
 
     provider = build_provider(app.config)
     storage = SqlScimStorage(
-        provider, lambda: db.session, actor=lambda: str(g.get("scim_actor", "scim"))
+        provider, lambda: db.session(), actor=lambda: str(g.get("scim_actor", "scim"))
     )
     return UniviewScimServer(storage, provider, url_prefix="/scim/v2", name="scim")
 
 
-__all__ = ["NotFoundException", "UniviewScimServer", "make_server", "member_plan"]
+__all__ = ["UniviewScimServer", "make_server"]

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from typing import cast
 
 from scim2_models import NotFoundException
 from scim2_models import NotImplementedException
@@ -22,6 +23,8 @@ from scim2_models import ResponseParameters
 from scim2_models import ScimProvider
 from scim2_models import SearchRequest
 from scim2_models import UniquenessException
+from scim2_server.storage import ScimStorage
+from scim2_server.storage import SearchPage
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import insert
@@ -42,7 +45,6 @@ from scim_server.scim import members as member_rows
 from scim_server.scim.documents import GROUP
 from scim_server.scim.documents import USER
 from scim_server.scim.documents import etag
-from scim_server.scim.documents import format_datetime
 from scim_server.scim.documents import resource_dump_to_payload
 from scim_server.scim.documents import row_to_document
 from scim_server.scim.errors import translate_portal_errors
@@ -52,8 +54,6 @@ from scim_server.scim.filters import sort_expression
 from scim_server.scim.indexing import binding_of
 from scim_server.scim.indexing import comparable_text
 from scim_server.scim.indexing import resource_to_index_rows
-from scim2_server.storage import ScimStorage
-from scim2_server.storage import SearchPage
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,9 @@ class SqlScimStorage(ScimStorage):
                 columns={
                     binding_of(model, "user_name", None).urn.lower(): ProviderIdentity.user_name_ci,
                     binding_of(model, "id", None).urn.lower(): ProviderIdentity.id,
-                    binding_of(model, "external_id", None).urn.lower(): ProviderIdentity.external_id,
+                    binding_of(
+                        model, "external_id", None
+                    ).urn.lower(): ProviderIdentity.external_id,
                 },
             )
         return Target(
@@ -125,7 +127,9 @@ class SqlScimStorage(ScimStorage):
             is_group=True,
         )
 
-    def load_row(self, kind: str, resource_id: str, *, for_update: bool = False) -> ProviderIdentity | Group:
+    def load_row(
+        self, kind: str, resource_id: str, *, for_update: bool = False
+    ) -> ProviderIdentity | Group:
         """The row of a resource.
 
         :raises NotFoundException: When no such resource exists.
@@ -136,13 +140,34 @@ class SqlScimStorage(ScimStorage):
             query = query.where(Group.source == GroupSource.provider)
         if for_update:
             query = query.with_for_update()
-        row = self.session.scalar(query)
+        row = cast("ProviderIdentity | Group | None", self.session.scalar(query))
+        if row is None:
+            raise NotFoundException(detail=f"{kind} {resource_id!r} not found")
+        return row
+
+    def load_plain(self, kind: str, resource_id: str) -> Any:
+        """The columns a document needs, as a plain row (no ORM object: reads only).
+
+        :raises NotFoundException: When no such resource exists.
+        """
+        table: Any = ProviderIdentity if kind == USER else Group
+        query = select(
+            table.id, table.payload, table.created_at, table.last_modified, table.version
+        ).where(table.id == resource_id)
+        if kind == GROUP:
+            query = query.where(Group.source == GroupSource.provider)
+        row = self.session.execute(query).first()
         if row is None:
             raise NotFoundException(detail=f"{kind} {resource_id!r} not found")
         return row
 
     def document(
-        self, kind: str, row: ProviderIdentity | Group, *, with_members: bool = True, base_url: str = ""
+        self,
+        kind: str,
+        row: Any,
+        *,
+        with_members: bool = True,
+        base_url: str = "",
     ) -> dict[str, Any]:
         """The SCIM document of a row (members loaded for Groups when asked)."""
         members = None
@@ -173,17 +198,35 @@ class SqlScimStorage(ScimStorage):
 
     def _write_index(self, resource_id: str, rows: list[dict[str, Any]], *, replace: bool) -> None:
         if replace:
-            self.session.execute(delete(ScimIndexEntry).where(ScimIndexEntry.resource_id == resource_id))
+            self.session.execute(
+                delete(ScimIndexEntry).where(ScimIndexEntry.resource_id == resource_id)
+            )
         if rows:
             for row in rows:
                 row["resource_id"] = resource_id
             self.session.execute(insert(ScimIndexEntry), rows)
 
-    def _meta_rows(self, model: type[Any], kind: str, row: ProviderIdentity | Group) -> list[dict[str, Any]]:
-        base = {"element": -1, "is_sort_value": True, "text_value": None, "number_value": None, "bool_value": None}
+    def _meta_rows(
+        self, model: type[Any], kind: str, row: ProviderIdentity | Group
+    ) -> list[dict[str, Any]]:
+        base = {
+            "element": -1,
+            "is_sort_value": True,
+            "text_value": None,
+            "number_value": None,
+            "bool_value": None,
+        }
         return [
-            {**base, "path": binding_of(model, "meta", "created").urn.lower(), "datetime_value": row.created_at},
-            {**base, "path": binding_of(model, "meta", "last_modified").urn.lower(), "datetime_value": row.last_modified},
+            {
+                **base,
+                "path": binding_of(model, "meta", "created").urn.lower(),
+                "datetime_value": row.created_at,
+            },
+            {
+                **base,
+                "path": binding_of(model, "meta", "last_modified").urn.lower(),
+                "datetime_value": row.last_modified,
+            },
             {
                 **base,
                 "path": binding_of(model, "meta", "resource_type").urn.lower(),
@@ -192,21 +235,29 @@ class SqlScimStorage(ScimStorage):
             },
         ]
 
-    def index_rows(self, resource: Resource[Any], kind: str, row: ProviderIdentity | Group) -> list[dict[str, Any]]:
+    def index_rows(
+        self, resource: Resource[Any], kind: str, row: ProviderIdentity | Group
+    ) -> list[dict[str, Any]]:
         """The index rows of a resource about to be stored as ``row``."""
-        return resource_to_index_rows(resource, skip=INDEX_SKIP) + self._meta_rows(type(resource), kind, row)
+        return resource_to_index_rows(resource, skip=INDEX_SKIP) + self._meta_rows(
+            type(resource), kind, row
+        )
 
     # -- projections of users ------------------------------------------------
 
     @staticmethod
-    def _project_user(row: ProviderIdentity, resource: Resource[Any], payload: dict[str, Any]) -> None:
+    def _project_user(
+        row: ProviderIdentity, resource: Resource[Any], payload: dict[str, Any]
+    ) -> None:
         user_name = getattr(resource, "user_name", None) or ""
         row.user_name = user_name
         row.user_name_ci = comparable_text(binding_of(type(resource), "user_name", None), user_name)
         row.external_id = resource.external_id
         row.display_name = getattr(resource, "display_name", None)
         emails = getattr(resource, "emails", None) or []
-        primary = next((e for e in emails if getattr(e, "primary", None)), emails[0] if emails else None)
+        primary = next(
+            (e for e in emails if getattr(e, "primary", None)), emails[0] if emails else None
+        )
         row.email = primary.value if primary is not None else None
         active = getattr(resource, "active", None)
         row.active = True if active is None else bool(active)
@@ -219,6 +270,24 @@ class SqlScimStorage(ScimStorage):
             raise UniquenessException(detail="userName is already taken")
 
     # -- ScimStorage ------------------------------------------------------------
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        """A savepoint for a write, unless ``operation()`` already opened one."""
+        if self.session.in_nested_transaction():
+            yield
+            return
+        with self.session.begin_nested():
+            yield
+
+    @contextmanager
+    def operation(self) -> Iterator[None]:
+        """A savepoint around one SCIM operation: a failed Bulk operation undoes only itself.
+
+        The request commits once at its end (or rolls back on an error response).
+        """
+        with self.session.begin_nested():
+            yield
 
     def get(
         self,
@@ -240,7 +309,9 @@ class SqlScimStorage(ScimStorage):
         """
         return self._to_resource(resource_type, self.create_document(resource_type, resource))
 
-    def create_document(self, resource_type: ResourceType, resource: Resource[Any]) -> dict[str, Any]:
+    def create_document(
+        self, resource_type: ResourceType, resource: Resource[Any]
+    ) -> dict[str, Any]:
         """Store a new resource and return its document (members as relative refs)."""
         kind = self.kind(resource_type)
         payload = resource_dump_to_payload(resource.model_dump(), kind=kind)
@@ -248,9 +319,11 @@ class SqlScimStorage(ScimStorage):
         session = self.session
         row: ProviderIdentity | Group
         try:
-            with session.begin_nested():
+            with self._savepoint():
                 if kind == USER:
-                    row = ProviderIdentity(id=new_uuid(), created_at=now, last_modified=now, version=1)
+                    row = ProviderIdentity(
+                        id=new_uuid(), created_at=now, last_modified=now, version=1
+                    )
                     self._project_user(row, resource, payload)
                     self._check_user_name_free(row.user_name_ci, None)
                 else:
@@ -265,10 +338,17 @@ class SqlScimStorage(ScimStorage):
                 session.add(row)
                 session.flush()
         except IntegrityError as error:
-            raise UniquenessException(detail=f"A {kind} with the same userName or externalId exists") from error
+            raise UniquenessException(
+                detail=f"A {kind} with the same userName or externalId exists"
+            ) from error
         self._write_index(row.id, self.index_rows(resource, kind, row), replace=False)
         actor = self._actor()
-        audit.record(session, actor=actor, action=f"scim.{kind.lower()}.create", target=f"{kind.lower()}:{row.id}")
+        audit.record(
+            session,
+            actor=actor,
+            action=f"scim.{kind.lower()}.create",
+            target=f"{kind.lower()}:{row.id}",
+        )
         if kind == GROUP:
             member_rows.add_members(session, row.id, member_values(resource), actor=actor)
         else:
@@ -304,7 +384,7 @@ class SqlScimStorage(ScimStorage):
         payload = resource_dump_to_payload(resource.model_dump(), kind=kind)
         was_active = bool(getattr(row, "active", True))
         try:
-            with session.begin_nested():
+            with self._savepoint():
                 if kind == USER:
                     assert isinstance(row, ProviderIdentity)
                     self._project_user(row, resource, payload)
@@ -316,10 +396,17 @@ class SqlScimStorage(ScimStorage):
                 row.last_modified = utcnow()
                 session.flush()
         except IntegrityError as error:
-            raise UniquenessException(detail=f"A {kind} with the same userName or externalId exists") from error
+            raise UniquenessException(
+                detail=f"A {kind} with the same userName or externalId exists"
+            ) from error
         self._write_index(row.id, self.index_rows(resource, kind, row), replace=True)
         actor = self._actor()
-        audit.record(session, actor=actor, action=f"scim.{kind.lower()}.update", target=f"{kind.lower()}:{row.id}")
+        audit.record(
+            session,
+            actor=actor,
+            action=f"scim.{kind.lower()}.update",
+            target=f"{kind.lower()}:{row.id}",
+        )
         if kind == GROUP:
             member_rows.replace_members(session, row.id, member_values(resource), actor=actor)
         else:
@@ -347,7 +434,9 @@ class SqlScimStorage(ScimStorage):
         if kind == USER:
             with translate_portal_errors():
                 provisioning.on_identity_deleted(session, row, actor=actor)  # type: ignore[arg-type]
-            session.execute(delete(GroupMembership).where(GroupMembership.identity_id == resource_id))
+            session.execute(
+                delete(GroupMembership).where(GroupMembership.identity_id == resource_id)
+            )
         else:
             # Issue 5: the group's organization mappings are audited before they go.
             from portal_adapter.groups import on_provider_group_deleting
@@ -357,7 +446,12 @@ class SqlScimStorage(ScimStorage):
         session.execute(delete(ScimIndexEntry).where(ScimIndexEntry.resource_id == resource_id))
         session.delete(row)
         session.flush()
-        audit.record(session, actor=actor, action=f"scim.{kind.lower()}.delete", target=f"{kind.lower()}:{resource_id}")
+        audit.record(
+            session,
+            actor=actor,
+            action=f"scim.{kind.lower()}.delete",
+            target=f"{kind.lower()}:{resource_id}",
+        )
 
     def search(
         self,
@@ -373,7 +467,13 @@ class SqlScimStorage(ScimStorage):
         return self._search_root(resource_types, search_request)
 
     def search_documents(
-        self, resource_type: ResourceType, search_request: SearchRequest[Any], *, base_url: str = "", limit: int | None = None, offset: int | None = None
+        self,
+        resource_type: ResourceType,
+        search_request: SearchRequest[Any],
+        *,
+        base_url: str = "",
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> tuple[int, list[dict[str, Any]]]:
         """The total and the page of documents of a search on one resource type."""
         kind = self.kind(resource_type)
@@ -419,14 +519,21 @@ class SqlScimStorage(ScimStorage):
         by_group: dict[str, list[tuple[str, str | None]]] = {row.id: [] for row in rows}
         memberships = self.session.execute(
             select(GroupMembership.group_id, GroupMembership.identity_id, GroupMembership.display)
-            .where(GroupMembership.group_id.in_(list(by_group)), GroupMembership.identity_id.is_not(None))
+            .where(
+                GroupMembership.group_id.in_(list(by_group)),
+                GroupMembership.identity_id.is_not(None),
+            )
             .order_by(GroupMembership.id)
         )
         for group_id, identity_id, display in memberships:
             by_group[group_id].append((str(identity_id), display))
-        return [row_to_document(kind, row, members=by_group[row.id], base_url=base_url) for row in rows]
+        return [
+            row_to_document(kind, row, members=by_group[row.id], base_url=base_url) for row in rows
+        ]
 
-    def _search_root(self, resource_types: list[ResourceType], search_request: SearchRequest[Any]) -> SearchPage:
+    def _search_root(
+        self, resource_types: list[ResourceType], search_request: SearchRequest[Any]
+    ) -> SearchPage:
         """A search at the root: each type searched, merged in Python by the sort value.
 
         Only the first ``startIndex + count`` of each type are read, so paging
@@ -441,7 +548,9 @@ class SqlScimStorage(ScimStorage):
                 self.kind(resource_type)
             except NotFoundException:
                 raise NotImplementedException(detail="Unknown resource type") from None
-            count, documents = self.search_documents(resource_type, search_request, limit=wanted, offset=0)
+            count, documents = self.search_documents(
+                resource_type, search_request, limit=wanted, offset=0
+            )
             total += count
             found.extend(self._to_resource(resource_type, d) for d in documents)
         ordered = search_request.sort(found) if search_request.sort_by is not None else found
@@ -469,4 +578,4 @@ def member_values(resource: Resource[Any]) -> list[tuple[str, str | None]]:
     ]
 
 
-__all__ = ["SqlScimStorage", "format_datetime", "member_values", "wants_members"]
+__all__ = ["SqlScimStorage", "member_values", "wants_members"]

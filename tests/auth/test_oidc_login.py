@@ -177,3 +177,36 @@ def test_a_successful_login_is_audited_without_the_id_token(
         assert len(events) == 1
         assert events[0].target == "account:alice"
         assert "eyJ" not in repr((events[0].before, events[0].after, events[0].detail))
+
+
+def test_the_groups_claim_of_a_login_refreshes_the_provider_groups(
+    app: Flask, driver: LoginDriver, provider: FakeProvider, set_settings: Callable[..., None]
+) -> None:
+    from portal_adapter.models import Group
+    from portal_adapter.models import GroupMembership
+    from portal_adapter.models import GroupSource
+
+    set_settings(access_groups=True)
+    with app.app_context():
+        db.session.add(
+            Group(display_name="Techs", display_name_ci="techs", source=GroupSource.provider)
+        )
+        db.session.commit()
+    provider.behaviour.userinfo_extra = {"groups": ["Techs"]}
+    assert driver.login().status_code == 302
+    with app.app_context():
+        names = list(
+            db.session.scalars(
+                select(Group.display_name).join(
+                    GroupMembership, GroupMembership.group_id == Group.id
+                )
+            )
+        )
+        assert names == ["Techs"]
+
+
+def test_the_login_page_cannot_be_framed(driver: LoginDriver) -> None:
+    response = driver.client.get("/login")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"

@@ -424,3 +424,67 @@ class TestScale:
         memberships = [step for step in plan if "group_memberships" in step]
         assert memberships, plan
         assert all(step.startswith("SEARCH") for step in memberships), plan
+
+
+class TestLoginClaims:
+    """``refresh_provider_groups_from_claims``: what the login helper hands over."""
+
+    def setup_member(self, session: Session) -> tuple:  # type: ignore[type-arg]
+        set_access_groups(session, on=True)
+        alice = new_account(session, "alice")
+        identity = new_identity(session, "alice", account=alice)
+        sales = new_group(session, "Sales")
+        add_provider_member(session, sales, identity)
+        staff = new_group(session, "Staff", source=GroupSource.manual)
+        add_manual_member(session, staff, alice)
+        return alice, identity, sales, staff
+
+    @pytest.mark.parametrize("claims", [{}, {"groups": None}, {"groups": {"odd": "shape"}}])
+    def test_an_absent_groups_claim_changes_nothing(self, session: Session, claims: dict) -> None:  # type: ignore[type-arg]
+        alice, identity, sales, staff = self.setup_member(session)
+
+        changed = access.refresh_provider_groups_from_claims(session, alice, claims, actor="login")
+
+        assert changed is False
+        assert memberships_of(session, sales.id) == [(identity.id, None, "provider")]
+        assert memberships_of(session, staff.id) == [(None, alice.id, "manual")]
+
+    def test_an_empty_groups_claim_removes_provider_memberships_only(
+        self, session: Session
+    ) -> None:
+        alice, _identity, sales, staff = self.setup_member(session)
+
+        changed = access.refresh_provider_groups_from_claims(
+            session, alice, {"groups": []}, actor="login"
+        )
+
+        assert changed is True
+        assert memberships_of(session, sales.id) == []
+        assert memberships_of(session, staff.id) == [(None, alice.id, "manual")]
+
+    def test_a_single_string_groups_claim_counts_as_one_name(self, session: Session) -> None:
+        alice, identity, _sales, _staff = self.setup_member(session)
+        support = new_group(session, "Support")
+
+        access.refresh_provider_groups_from_claims(
+            session, alice, {"groups": "support"}, actor="login"
+        )
+
+        assert memberships_of(session, support.id) == [(identity.id, None, "provider")]
+
+
+def test_inserting_a_membership_that_already_exists_is_skipped_not_an_error(
+    session: Session,
+) -> None:
+    """A login refresh racing a SCIM PATCH that adds the same member must not fail."""
+    alice = new_account(session, "alice")
+    identity = new_identity(session, "alice", account=alice)
+    sales = new_group(session, "Sales")
+    add_provider_member(session, sales, identity)
+    row = {"group_id": sales.id, "identity_id": identity.id, "source": "provider"}
+
+    assert access.insert_memberships(session, [row]) == 0
+    assert (
+        access.insert_memberships(session, [{**row, "group_id": new_group(session, "B").id}]) == 1
+    )
+    assert memberships_of(session, sales.id) == [(identity.id, None, "provider")]

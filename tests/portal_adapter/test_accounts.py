@@ -13,6 +13,7 @@ from portal_adapter import sessions
 from portal_adapter.errors import Conflict
 from portal_adapter.errors import Forbidden
 from portal_adapter.errors import InvalidInput
+from portal_adapter.models import AccountSource
 from portal_adapter.models import AccountStatus
 from portal_adapter.models import AuditEvent
 from portal_adapter.models import LoginSession
@@ -144,5 +145,8 @@ def test_listing_filters_by_text_role_status_and_flag(session: Session) -> None:
     assert [a.username for a in accounts.list_accounts(session, query="ANN").items] == ["anna"]
     assert accounts.list_accounts(session, role=Role.technician).total == 1
     assert [a.username for a in accounts.list_accounts(session, flagged=True).items] == ["bert"]
+    add_account(session, "dora", source=AccountSource.provider)
+    by_source = accounts.list_accounts(session, source=AccountSource.provider).items
+    assert [a.username for a in by_source] == ["dora"]
     page = accounts.list_accounts(session, status=AccountStatus.active, offset=1, limit=1)
-    assert (page.total, [a.username for a in page.items]) == (2, ["bert"])
+    assert (page.total, [a.username for a in page.items]) == (3, ["bert"])

@@ -104,3 +104,32 @@ def test_a_provider_side_change_is_applied_under_the_same_rules_and_not_pushed_b
     assert sent == []
     with pytest.raises(RuleViolation):
         integration.apply_provider_settings(session, {"default_role": "superuser"}, actor="scim:k1")
+
+
+@pytest.mark.postgres
+def test_concurrent_settings_changes_each_get_their_own_revision(app: Any) -> None:
+    """The settings row is locked for a change: no two changes read the same revision."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.conftest import POSTGRES_URL
+
+    if not POSTGRES_URL:
+        pytest.skip("needs UNIVIEW_TEST_DATABASE_URL (PostgreSQL)")
+    from scim_server.extensions import db
+
+    with app.app_context():
+        integration.update_settings(db.session, {"unified_login": True}, actor="test")
+        db.session.commit()
+
+    def change(i: int) -> None:
+        with app.app_context():
+            integration.update_settings(db.session, {"sso_exceptions": [f"user{i}"]}, actor="t")
+            db.session.commit()
+            db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(change, range(16)))
+    with app.app_context():
+        assert integration.get_settings(db.session).revision == 17
+        revisions = sorted(e.revision for e in db.session.scalars(select(SyncOutboxEntry)))
+        assert revisions == list(range(1, 18))

@@ -329,3 +329,38 @@ def test_login_returns_a_disabled_account_as_is_for_the_caller_to_refuse(
         session, subject="sub-tom", username="tom", email=None, display_name=None, actor="x"
     )
     assert found is not None and not found.is_active
+
+
+def test_a_pending_identity_updated_after_auto_creation_was_turned_on_gets_its_account(
+    session: Session,
+) -> None:
+    configure(session)
+    identity = created(session, "uma")
+    configure(session, auto_create_users=True)
+    provisioning.on_identity_updated(session, identity, actor=ACTOR, was_active=True)
+    assert identity.account_id is not None and identity.status is IdentityStatus.linked
+
+
+def test_a_provider_rename_onto_another_accounts_username_is_refused_and_audited(
+    session: Session,
+) -> None:
+    configure(session, auto_create_users=True)
+    identity = created(session, "vera")
+    add_account(session, "victor")
+    identity.user_name, identity.user_name_ci = "Victor", "victor"
+    provisioning.on_identity_updated(session, identity, actor=ACTOR, was_active=True)
+    account = account_of(session, identity)
+    assert account is not None and account.username == "vera"
+    assert "account.rename_refused" in actions(session)
+
+
+def test_a_login_whose_username_another_provider_identity_holds_is_refused(
+    session: Session,
+) -> None:
+    configure(session, auto_create_users=True)
+    created(session, "walt", external_id="sub-walt")
+    found = provisioning.provision_at_login(
+        session, subject="sub-other", username="WALT", email=None, display_name=None, actor="x"
+    )
+    assert found is None
+    assert "login.refused" in actions(session)

@@ -25,6 +25,8 @@ from portal_adapter.models import MembershipSource
 from portal_adapter.models import ProviderIdentity
 from portal_adapter.models import Role
 from portal_adapter.models import ScimToken
+from portal_adapter.models import SyncOutboxEntry
+from portal_adapter.models import SyncStatus
 from tests.portal_adapter.test_provisioning_builders import STRONG
 from tests.portal_adapter.test_provisioning_builders import add_account
 from tests.portal_adapter.test_provisioning_builders import add_identity
@@ -118,6 +120,9 @@ def test_reset_removes_mappings_deletes_integration_only_accounts_and_keeps_loca
     assert all(t.revoked_at is not None for t in session.scalars(select(ScimToken)))
     settings = integration.read_settings(session)
     assert not (settings.installed or settings.unified_login or settings.auto_create_users)
+    queued = session.scalars(select(SyncOutboxEntry).order_by(SyncOutboxEntry.id.desc())).first()
+    assert queued is not None and queued.settings["installed"] is False
+    assert settings.sync_status is SyncStatus.pending
 
 
 def test_reset_tells_the_story_in_the_audit_log(session: Session) -> None:

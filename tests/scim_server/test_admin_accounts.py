@@ -189,3 +189,24 @@ def test_a_superuser_creates_lists_and_revokes_scim_tokens_over_the_api(
     revoked = client.delete("/api/v1/scim-tokens/kaseya", headers=headers)
     assert revoked.json["changed"] is True
     assert client.get("/api/v1/scim-tokens").json["items"][0]["revoked"] is True
+
+
+def test_an_administrator_enables_a_disabled_account_again(
+    client: FlaskClient, admin: Account, make_account: Make, login_as: Login
+) -> None:
+    user = make_account(username="user")
+    headers = login_as(admin)
+    client.post(f"/api/v1/accounts/{user.id}/disable", headers=headers)
+    response = client.post(f"/api/v1/accounts/{user.id}/enable", headers=headers)
+    assert response.status_code == 200
+    assert (response.json["status"], response.json["disabled_reason"]) == ("active", None)
+
+
+def test_the_sync_status_lists_the_queued_settings_changes(
+    client: FlaskClient, root: Account, login_as: Login
+) -> None:
+    headers = login_as(root)
+    client.patch("/api/v1/integration", json={"unified_login": True}, headers=headers)
+    body = client.get("/api/v1/integration/sync").json
+    assert body["sync_status"] == "pending" and body["revision"] == 1
+    assert [(e["revision"], e["status"]) for e in body["entries"]] == [(1, "pending")]

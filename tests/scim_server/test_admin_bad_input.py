@@ -132,6 +132,7 @@ def test_wrong_types_answer_400_json_with_a_clear_message_and_change_nothing(
         "/api/v1/accounts?role=king",
         "/api/v1/accounts?status=zombie",
         "/api/v1/accounts?flagged=perhaps",
+        "/api/v1/accounts?source=moon",
         "/api/v1/identities?status=lost",
         "/api/v1/audit?since=never",
     ],

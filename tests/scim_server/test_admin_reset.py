@@ -12,10 +12,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal_adapter import integration
-from portal_adapter import login
 from portal_adapter.models import Account
 from portal_adapter.models import Role
 from scim_server.extensions import db
+from tests.auth.conftest import csrf_from
 from tests.portal_adapter.test_provisioning_builders import STRONG
 from tests.portal_adapter.test_provisioning_builders import add_account
 from tests.portal_adapter.test_provisioning_builders import add_identity
@@ -86,12 +86,14 @@ def test_after_reset_accounts_are_gone_or_unlinked_local_ones_log_in_and_the_aud
     assert response.json["deleted"] == ["sso"] and response.json["unlinked"] == ["both"]
     assert client.get("/api/v1/integration/users.json").json["total"] == 0
     assert client.get("/api/v1/integration").json["unified_login"] is False
-    with app.app_context():
-        for name in ("both", "local", "root"):
-            account = login.authenticate_local(
-                db.session, name, STRONG, via_bypass=False, actor="test"
-            )
-            assert account.username == name
+    for name in ("both", "local", "root"):
+        browser = app.test_client()
+        token = csrf_from(browser.get("/login").get_data(as_text=True))
+        signed_in = browser.post(
+            "/login", data={"username": name, "password": STRONG, "csrf_token": token}
+        )
+        assert signed_in.status_code == 302, name
+        assert browser.get("/api/v1/me").json["username"] == name
     audit = client.get("/api/v1/audit?actor=account:root&per_page=100").json["items"]
     story = [(e["action"], e["target"]) for e in reversed(audit)]
     assert story[0] == ("integration.reset", "integration:settings")

@@ -14,7 +14,6 @@ from portal_adapter import integration
 from portal_adapter.models import Account
 from portal_adapter.models import Role
 from scim_server.extensions import db
-from tests.conftest import POSTGRES_URL
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -186,13 +185,6 @@ def test_the_last_superuser_is_protected_from_the_provider_with_a_409(
     assert account is not None and account.is_active
 
 
-@pytest.mark.xfail(
-    not POSTGRES_URL,
-    reason="SQLite: pysqlite's legacy transaction mode lets RELEASE of the SCIM layer's first "
-    "SAVEPOINT commit the request; fix: the SQLAlchemy pysqlite recipe (isolation_level=None + "
-    "emit BEGIN) in scim_server/app.py _tune_engine",
-    strict=False,
-)
 def test_a_refused_deactivation_of_the_last_superuser_leaves_the_scim_user_active(
     app: Flask, client: FlaskClient, scim_headers: dict[str, str]
 ) -> None:
@@ -203,3 +195,22 @@ def test_a_refused_deactivation_of_the_last_superuser_leaves_the_scim_user_activ
         db.session.commit()
     assert set_active(client, scim_headers, user_id, False).status_code == 409
     assert client.get(f"/scim/v2/Users/{user_id}", headers=scim_headers).json["active"] is True
+
+
+def test_the_audit_log_tells_who_did_what_for_a_scim_push_with_its_request_id(
+    app: Flask,
+    client: FlaskClient,
+    scim_headers: dict[str, str],
+    admin: Account,
+    login_as: Login,
+) -> None:
+    configure(app, auto_create_users=True)
+    client.post(
+        "/scim/v2/Users",
+        json={"schemas": [USER_SCHEMA], "userName": "kai", "externalId": "sub-kai"},
+        headers={**scim_headers, "X-Request-ID": "push-1"},
+    )
+    login_as(admin)
+    events = client.get("/api/v1/audit?target=account:kai&action=account.create").json["items"]
+    assert [(e["actor"], e["request_id"]) for e in events] == [("scim:test-provider", "push-1")]
+    assert events[0]["after"]["role"] == "read_only"

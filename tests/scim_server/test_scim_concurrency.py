@@ -93,6 +93,9 @@ def test_racing_creates_of_one_user_name_in_different_cases_make_one_user(
     assert sorted(status for status, _ in results) == [201] + [409] * 49
     assert {scim_type for status, scim_type in results if status == 409} == {"uniqueness"}
     found = requests.get(
-        f"{base}/Users", params={"filter": 'userName eq "RACER@x.example"'}, headers=headers
+        f"{base}/Users",
+        params={"filter": 'userName eq "RACER@x.example"'},
+        headers=headers,
+        timeout=60,
     ).json()
     assert found["totalResults"] == 1

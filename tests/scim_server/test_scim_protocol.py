@@ -453,3 +453,60 @@ def test_a_refusing_provisioning_hook_becomes_a_scim_error_and_rolls_back(
     assert_scim_error(response, status)
     assert response.json["detail"] == error.detail  # type: ignore[attr-defined]
     assert scim.get(f"/Users/{user['id']}").status_code == 200
+
+
+def test_lean_search_answers_what_the_engine_answers(scim: Scim, people: dict[str, str]) -> None:
+    query = {"filter": 'emails[type eq "work"]', "count": 10}
+    lean = scim.get("/Users", query_string=query).json
+    # excludedAttributes of an absent attribute sends the search through the engine.
+    engine = scim.get("/Users", query_string={**query, "excludedAttributes": "nickName"}).json
+
+    assert lean["totalResults"] == engine["totalResults"] == 3
+    assert sorted(lean["Resources"], key=lambda r: r["id"]) == sorted(
+        engine["Resources"], key=lambda r: r["id"]
+    )
+
+
+def test_a_search_at_the_root_covers_users_and_groups(scim: Scim, people: dict[str, str]) -> None:
+    group = scim.create_group("staff", [people["alice"]])
+
+    response = scim.get("/", query_string={"filter": 'displayName eq "staff" or userName eq "bob"'})
+
+    assert response.status_code == 200
+    assert {r["id"] for r in response.json["Resources"]} == {group["id"], people["Bob"]}
+
+
+def test_a_get_with_the_current_etag_answers_304(scim: Scim) -> None:
+    user = scim.create_user("bjensen")
+
+    response = scim.get(f"/Users/{user['id']}", headers={"If-None-Match": user["meta"]["version"]})
+
+    assert response.status_code == 304
+
+
+def test_put_on_a_group_replaces_its_members(
+    scim: Scim, people: dict[str, str], member_ids: Any
+) -> None:
+    group = scim.create_group("staff", [people["alice"], people["Bob"]])
+
+    response = scim.put(
+        f"/Groups/{group['id']}",
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "staff",
+            "members": [{"value": people["Bob"]}, {"value": people["carol"]}],
+        },
+    )
+
+    assert response.status_code == 200
+    assert member_ids(group) == {people["Bob"], people["carol"]}
+
+
+def test_deleting_a_user_removes_it_from_its_groups(
+    scim: Scim, people: dict[str, str], member_ids: Any
+) -> None:
+    group = scim.create_group("staff", [people["alice"], people["Bob"]])
+
+    assert scim.delete(f"/Users/{people['alice']}").status_code == 204
+
+    assert member_ids(group) == {people["Bob"]}

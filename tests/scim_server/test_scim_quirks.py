@@ -297,3 +297,42 @@ def test_member_id_naming_no_user_on_group_create_is_skipped(
     group = scim.create_group("staff", [user["id"], "made-up"])
 
     assert member_ids(group) == {user["id"]}
+
+
+def test_a_member_patch_on_a_large_group_never_reads_its_members(
+    app: Flask, scim: Scim, small_threshold: int
+) -> None:
+    from sqlalchemy import event
+
+    users = [scim.create_user(f"u{i}")["id"] for i in range(small_threshold + 3)]
+    group = scim.create_group("big", users[:-1])
+    statements: list[str] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        added = scim.patch(
+            f"/Groups/{group['id']}",
+            {"op": "add", "path": "members", "value": [{"value": users[-1]}]},
+        )
+        removed = scim.patch(
+            f"/Groups/{group['id']}", {"op": "remove", "path": f'members[value eq "{users[0]}"]'}
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+
+    assert (added.status_code, removed.status_code) == (204, 204)
+    member_reads = [
+        s
+        for s in statements
+        if s.startswith("SELECT") and "FROM group_memberships" in s and "LIMIT" not in s
+    ]
+    assert member_reads == []
+    assert any(
+        s.startswith("INSERT INTO group_memberships") and "ON CONFLICT DO NOTHING" in s
+        for s in statements
+    )

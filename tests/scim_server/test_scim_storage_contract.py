@@ -19,5 +19,5 @@ class TestSqlScimStorage(ScimStorageContract):
     @pytest.fixture
     def storage(self, app: Flask, provider: Any) -> Iterator[SqlScimStorage]:
         with app.app_context():
-            yield SqlScimStorage(provider, lambda: db.session)
+            yield SqlScimStorage(provider, lambda: db.session())
             db.session.rollback()
