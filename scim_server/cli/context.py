@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import cast
 
 import click
 from sqlalchemy.orm import Session
@@ -23,7 +24,8 @@ def command_session() -> Iterator[Session]:
     app = create_app()
     with app.app_context():
         try:
-            yield db.session
+            # The scoped session proxies a Session; domain code is typed against Session.
+            yield cast(Session, db.session)
             db.session.commit()
         except PortalError as error:
             db.session.rollback()
