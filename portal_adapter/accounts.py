@@ -389,11 +389,17 @@ def update_account(
     return account
 
 
-def disable_account(session: Session, account: Account, *, actor: str, reason: str) -> bool:
+def disable_account(
+    session: Session, account: Account, *, actor: str, reason: str, by: Account | None = None
+) -> bool:
     """Disable an account and end its sessions at once; return whether it changed.
 
+    ``by`` is the signed-in account doing it (None for the CLI and the provider).
+
+    :raises Forbidden: When ``by`` may not manage the account.
     :raises Conflict: When it is the last active superuser.
     """
+    check_may_manage(by, account)
     if not account.is_active:
         return False
     if is_last_active_superuser(session, account):
@@ -414,8 +420,14 @@ def disable_account(session: Session, account: Account, *, actor: str, reason: s
     return True
 
 
-def enable_account(session: Session, account: Account, *, actor: str) -> bool:
-    """Enable a disabled account; return whether it changed."""
+def enable_account(
+    session: Session, account: Account, *, actor: str, by: Account | None = None
+) -> bool:
+    """Enable a disabled account; return whether it changed.
+
+    :raises Forbidden: When ``by`` may not manage the account.
+    """
+    check_may_manage(by, account)
     if account.is_active:
         return False
     account.status = AccountStatus.active
@@ -430,6 +442,24 @@ def enable_account(session: Session, account: Account, *, actor: str) -> bool:
     )
     session.flush()
     return True
+
+
+def end_sessions(session: Session, account: Account, *, actor: str, by: Account | None) -> int:
+    """End every live session of the account at once (it must sign in again); return how many.
+
+    :raises Forbidden: When ``by`` may not manage the account.
+    """
+    check_may_manage(by, account)
+    ended = sessions.end_sessions_of(session, account.id)
+    audit.record(
+        session,
+        actor=actor,
+        action="account.sessions_end",
+        target=f"account:{account.username}",
+        after={"sessions_ended": ended},
+    )
+    session.flush()
+    return ended
 
 
 def delete_account(session: Session, account: Account, *, actor: str, reason: str) -> None:

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from portal_adapter import audit
 from portal_adapter.errors import Conflict
-from portal_adapter.errors import InvalidInput
 from portal_adapter.errors import NotFound
 from portal_adapter.models import Account
 from portal_adapter.models import AdminApiToken
 from portal_adapter.models import utcnow
+from portal_adapter.tokens import check_token_name
 from portal_adapter.tokens import hash_token
 
 TOKEN_PREFIX = "uvapi_"  # noqa: S105 - a public prefix, not a secret
@@ -49,8 +49,7 @@ def issue_api_token(session: Session, account: Account, *, name: Any, actor: str
     :raises InvalidInput: When the name is empty or too long.
     :raises Conflict: When the account has a token of that name.
     """
-    if not isinstance(name, str) or not name.strip() or len(name) > 128:
-        raise InvalidInput("name must be a non-empty string of at most 128 characters")
+    name = check_token_name(name)
     exists = session.scalar(
         select(AdminApiToken).where(
             AdminApiToken.account_id == account.id, AdminApiToken.name == name

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime
 import hmac
-import importlib
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,16 +19,16 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal_adapter import access
 from portal_adapter import audit
 from portal_adapter import integration
 from portal_adapter import passwords
+from portal_adapter import provisioning
 from portal_adapter.errors import PortalError
 from portal_adapter.models import Account
 from portal_adapter.models import LoginAttempt
 from portal_adapter.models import ProviderIdentity
 from portal_adapter.models import utcnow
-
-logger = logging.getLogger(__name__)
 
 
 class LoginRefused(PortalError):
@@ -109,9 +107,15 @@ def decide_provider_login(session: Session, claims: ProviderClaims, *, actor: st
     if not settings.unified_login:
         _audit_refusal(session, claims.subject, "unified_login_off", actor=actor)
         raise LoginRefused("unified_login_off", "Log in with KaseyaOne is turned off.")
-    account = _linked_account(session, claims.subject)
-    if account is None:
-        account = _provision(session, claims, actor=actor)
+    account = provisioning.provision_at_login(
+        session,
+        subject=claims.subject,
+        # Without a username claim, the email or the subject still names the person.
+        username=claims.username or claims.email or claims.subject,
+        email=claims.email,
+        display_name=claims.display_name,
+        actor=actor,
+    )
     if account is None:
         _audit_refusal(session, claims.subject, "pending", actor=actor)
         raise LoginRefused("pending", ASK_ADMINISTRATOR)
@@ -122,7 +126,7 @@ def decide_provider_login(session: Session, claims: ProviderClaims, *, actor: st
         _audit_refusal(session, claims.subject, "disabled", actor=actor)
         raise LoginRefused("disabled", ASK_ADMINISTRATOR)
     if claims.groups is not None:
-        _refresh_groups(session, account, claims.groups, actor=actor)
+        access.refresh_provider_groups(session, account, list(claims.groups), actor=actor)
     audit.record(
         session,
         actor=actor,
@@ -132,48 +136,6 @@ def decide_provider_login(session: Session, claims: ProviderClaims, *, actor: st
     )
     session.flush()
     return account
-
-
-def _linked_account(session: Session, subject: str) -> Account | None:
-    identity = session.scalar(
-        select(ProviderIdentity).where(ProviderIdentity.external_id == subject)
-    )
-    if identity is not None and identity.account_id is not None:
-        return session.get(Account, identity.account_id)
-    if identity is not None:
-        return None
-    return session.scalar(select(Account).where(Account.provider_subject == subject))
-
-
-def _provision(session: Session, claims: ProviderClaims, *, actor: str) -> Account | None:
-    provisioning = importlib.import_module("portal_adapter.provisioning")
-    provision_at_login = getattr(provisioning, "provision_at_login", None)
-    if provision_at_login is None:
-        raise RuntimeError(
-            "portal_adapter.provisioning.provision_at_login is missing: "
-            "just-in-time creation at login cannot run"
-        )
-    account: Account | None = provision_at_login(
-        session,
-        subject=claims.subject,
-        # Without a username claim, the email or the subject still names the person.
-        username=claims.username or claims.email or claims.subject,
-        email=claims.email,
-        display_name=claims.display_name,
-        actor=actor,
-    )
-    return account
-
-
-def _refresh_groups(
-    session: Session, account: Account, groups: Sequence[str], *, actor: str
-) -> None:
-    try:
-        access = importlib.import_module("portal_adapter.access")
-    except ImportError:
-        logger.warning("portal_adapter.access is missing: groups claim ignored")
-        return
-    access.refresh_provider_groups(session, account, list(groups), actor=actor)
 
 
 def _audit_refusal(session: Session, subject: str, reason: str, *, actor: str) -> None:
@@ -243,11 +205,6 @@ def is_bypass_secret(session: Session, presented: str) -> bool:
     if not secret:
         return False
     return hmac.compare_digest(secret.encode(), presented.encode())
-
-
-def rotate_bypass_secret(session: Session, *, actor: str) -> str:
-    """Replace the bypass link's secret and return it (kept with the settings rules)."""
-    return integration.rotate_bypass_secret(session, actor=actor)
 
 
 def retry_after(

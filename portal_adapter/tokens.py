@@ -12,11 +12,14 @@ from sqlalchemy.orm import Session
 
 from portal_adapter import audit
 from portal_adapter.errors import Conflict
+from portal_adapter.errors import InvalidInput
 from portal_adapter.errors import NotFound
 from portal_adapter.models import ScimToken
 from portal_adapter.models import utcnow
 
 TOKEN_PREFIX = "uvscim_"  # noqa: S105 - a public prefix, not a secret
+MAX_NAME_LENGTH = 128
+"""Token names are stored in a 128-character column (SCIM and admin API tokens alike)."""
 
 
 @dataclass(frozen=True)
@@ -36,11 +39,25 @@ def hash_token(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def check_token_name(name: object) -> str:
+    """Return ``name`` when it can name a token (SCIM or admin API).
+
+    :raises InvalidInput: When it is not a non-empty string of at most 128 characters.
+    """
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
+        raise InvalidInput(
+            f"name must be a non-empty string of at most {MAX_NAME_LENGTH} characters"
+        )
+    return name
+
+
 def issue_token(session: Session, *, name: str, actor: str) -> IssuedToken:
     """Create a token named ``name`` and return its secret (the only time it exists).
 
+    :raises InvalidInput: When the name is empty or too long.
     :raises Conflict: When a token of that name already exists.
     """
+    name = check_token_name(name)
     if session.scalar(select(ScimToken).where(ScimToken.name == name)) is not None:
         raise Conflict(f"a token named {name!r} already exists")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)

@@ -24,6 +24,7 @@ from portal_adapter.models import Role
 from scim_server.app import create_app
 from scim_server.extensions import db
 from scim_server.settings import _normalise_database_url
+from tests.signin import sign_in
 
 POSTGRES_URL = os.environ.get("UNIVIEW_TEST_DATABASE_URL")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -155,24 +156,7 @@ def login_as(app: Flask, client: FlaskClient) -> Callable[..., dict[str, str]]:
     """Sign ``client`` in as an account (a LoginSession row, as a login would open);
     return the headers an unsafe API request needs (the CSRF token)."""
 
-    def sign_in(account: Account, *, method: str = "local") -> dict[str, str]:
-        import secrets
+    def sign_in_client(account: Account, *, method: str = "local") -> dict[str, str]:
+        return sign_in(app, client, account, method=method)
 
-        from itsdangerous import URLSafeTimedSerializer
-
-        from portal_adapter.sessions import open_session
-
-        with app.app_context():
-            row = db.session.get(Account, account.id)
-            assert row is not None
-            login_session = open_session(db.session, row, method=method)
-            session_id = login_session.id
-            db.session.commit()
-        raw = secrets.token_hex(20)
-        with client.session_transaction() as cookie_session:
-            cookie_session["sid"] = session_id
-            cookie_session["csrf_token"] = raw
-        signed = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="wtf-csrf-token").dumps(raw)
-        return {"X-CSRF-Token": signed}
-
-    return sign_in
+    return sign_in_client

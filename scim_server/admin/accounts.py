@@ -1,4 +1,4 @@
-"""/api/v1/accounts: list, get, create, update, disable and enable portal accounts."""
+"""/api/v1/accounts: list, get, create, update, disable and enable accounts, end sessions."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from portal_adapter.models import AccountSource
 from portal_adapter.models import AccountStatus
 from portal_adapter.models import Role
 from scim_server.admin.api import bp
-from scim_server.admin.api import current_account
 from scim_server.admin.api import require_role
-from scim_server.admin.api_helpers import actor
 from scim_server.admin.api_helpers import bool_arg
 from scim_server.admin.api_helpers import bounded_body
-from scim_server.admin.api_helpers import dbs
 from scim_server.admin.api_helpers import page_args
 from scim_server.admin.api_helpers import page_to_dict
+from scim_server.admin.context import actor
+from scim_server.admin.context import dbs
+from scim_server.admin.context import signed_in
 
 CREATE_FIELDS = {"username", "email", "display_name", "role", "password"}
 
@@ -73,7 +73,7 @@ def create_account() -> ResponseReturnValue:
         dbs(),
         username=data["username"],
         actor=actor(),
-        by=current_account(),
+        by=signed_in(),
         email=data.get("email"),
         display_name=data.get("display_name"),
         role=data.get("role", Role.read_only.value),
@@ -89,7 +89,7 @@ def update_account(account_id: int) -> ResponseReturnValue:
     """Change email, display name, role (superuser only), password, status or the flag."""
     data = bounded_body(set(accounts.UPDATABLE))
     account = accounts.get_account(dbs(), account_id)
-    accounts.update_account(dbs(), account, data, actor=actor(), by=current_account())
+    accounts.update_account(dbs(), account, data, actor=actor(), by=signed_in())
     dbs().commit()
     return jsonify(_view(account_id))
 
@@ -99,8 +99,9 @@ def update_account(account_id: int) -> ResponseReturnValue:
 def disable_account(account_id: int) -> ResponseReturnValue:
     """Disable an account; its sessions end at once."""
     account = accounts.get_account(dbs(), account_id)
-    accounts.check_may_manage(current_account(), account)
-    accounts.disable_account(dbs(), account, actor=actor(), reason="disabled by an administrator")
+    accounts.disable_account(
+        dbs(), account, actor=actor(), reason="disabled by an administrator", by=signed_in()
+    )
     dbs().commit()
     return jsonify(_view(account_id))
 
@@ -110,7 +111,16 @@ def disable_account(account_id: int) -> ResponseReturnValue:
 def enable_account(account_id: int) -> ResponseReturnValue:
     """Enable a disabled account."""
     account = accounts.get_account(dbs(), account_id)
-    accounts.check_may_manage(current_account(), account)
-    accounts.enable_account(dbs(), account, actor=actor())
+    accounts.enable_account(dbs(), account, actor=actor(), by=signed_in())
     dbs().commit()
     return jsonify(_view(account_id))
+
+
+@bp.post("/accounts/<int:account_id>/sessions/end")
+@require_role(Role.administrator)
+def end_sessions(account_id: int) -> ResponseReturnValue:
+    """End every live session of the account at once: ``{"sessions_ended": N}``."""
+    account = accounts.get_account(dbs(), account_id)
+    ended = accounts.end_sessions(dbs(), account, actor=actor(), by=signed_in())
+    dbs().commit()
+    return jsonify(sessions_ended=ended)

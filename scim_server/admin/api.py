@@ -28,8 +28,8 @@ from portal_adapter.errors import Forbidden
 from portal_adapter.errors import InvalidInput
 from portal_adapter.errors import NotFound
 from portal_adapter.errors import PortalError
-from portal_adapter.models import Account
 from portal_adapter.models import Role
+from scim_server.admin.context import current_account
 from scim_server.extensions import db
 
 logger = logging.getLogger(__name__)
@@ -43,11 +43,6 @@ STATUS_OF: dict[type[PortalError], int] = {
     Conflict: 409,
     InvalidInput: 400,
 }
-
-
-def current_account() -> Account | None:
-    """The signed-in account of this request, set by the session check (or an API token)."""
-    return cast("Account | None", g.get("current_account"))
 
 
 def require_role(role: Role) -> Callable[[F], F]:

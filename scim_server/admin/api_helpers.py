@@ -1,34 +1,19 @@
-"""Helpers the admin endpoint modules share: who acts, pagination, bounded JSON bodies."""
+"""Helpers the admin endpoint modules share: pagination, bounded JSON bodies, query flags."""
 
 from __future__ import annotations
 
 from typing import Any
-from typing import cast
 
 from flask import request
-from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from portal_adapter.accounts import Page
 from portal_adapter.errors import InvalidInput
-from scim_server.admin.api import current_account
 from scim_server.admin.api import json_body
-from scim_server.extensions import db
 
 API_MAX_BODY = 64 * 1024
 """The admin API's bodies are small settings and account changes; refuse more early."""
 MAX_PER_PAGE = 500
-
-
-def dbs() -> Session:
-    """The request's SQLAlchemy session, typed as the domain functions expect it."""
-    return cast("Session", db.session)
-
-
-def actor() -> str:
-    """The audit actor of this request: ``account:<username>``."""
-    account = current_account()
-    return f"account:{account.username}" if account is not None else "anonymous"
 
 
 def bounded_body(

@@ -29,9 +29,9 @@ from portal_adapter.models import AuditEvent
 from portal_adapter.models import Role
 from scim_server.admin.api import bp
 from scim_server.admin.api import require_role
-from scim_server.admin.api_helpers import dbs
 from scim_server.admin.api_helpers import page_args
 from scim_server.admin.api_helpers import page_to_dict
+from scim_server.admin.context import dbs
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _listener_installed = False

@@ -8,32 +8,24 @@ its organization mapping stays editable.
 from __future__ import annotations
 
 from typing import Any
-from typing import cast
 
 from flask import jsonify
 from flask import request
 from flask.typing import ResponseReturnValue
-from sqlalchemy.orm import Session
 
+from portal_adapter import accounts
 from portal_adapter import groups
 from portal_adapter import organizations
 from portal_adapter.errors import InvalidInput
-from portal_adapter.errors import NotFound
-from portal_adapter.models import Account
 from portal_adapter.models import Group
 from portal_adapter.models import GroupSource
 from portal_adapter.models import Organization
 from portal_adapter.models import Role
 from scim_server.admin.api import bp
-from scim_server.admin.api import current_account
 from scim_server.admin.api import json_body
 from scim_server.admin.api import require_role
-from scim_server.extensions import db
-
-
-def dbs() -> Session:
-    """The request's database session (the scoped session, typed as what it proxies)."""
-    return cast("Session", db.session)
+from scim_server.admin.context import actor
+from scim_server.admin.context import dbs
 
 
 def group_to_json(
@@ -82,12 +74,6 @@ def status_to_json(status: groups.GroupsImportStatus) -> dict[str, Any]:
     }
 
 
-def _actor() -> str:
-    account = current_account()
-    assert account is not None  # require_role answered 401 otherwise
-    return f"account:{account.username}"
-
-
 def _int_arg(name: str, default: int) -> int:
     raw = request.args.get(name)
     if raw is None:
@@ -106,13 +92,6 @@ def _body(group: Group) -> dict[str, Any]:
     )
     body["member_count"] = groups.member_count(session, group)
     return body
-
-
-def _account(account_id: int) -> Account:
-    account = dbs().get(Account, account_id)
-    if account is None:
-        raise NotFound(f"no account {account_id}")
-    return account
 
 
 @bp.get("/groups")
@@ -148,10 +127,10 @@ def create_group() -> ResponseReturnValue:
     """Create a manual group: ``{"display_name": ..., "organization_ids": [...]}``."""
     data = json_body({"display_name", "organization_ids"}, required={"display_name"})
     session = dbs()
-    group = groups.create_group(session, data["display_name"], actor=_actor())
+    group = groups.create_group(session, data["display_name"], actor=actor())
     if "organization_ids" in data:
         organizations.set_group_organizations(
-            session, group, data["organization_ids"], actor=_actor()
+            session, group, data["organization_ids"], actor=actor()
         )
     body = _body(group)
     session.commit()
@@ -176,10 +155,10 @@ def update_group(group_id: str) -> ResponseReturnValue:
     session = dbs()
     group = groups.get_group(session, group_id)
     if "display_name" in data:
-        groups.rename_group(session, group, data["display_name"], actor=_actor())
+        groups.rename_group(session, group, data["display_name"], actor=actor())
     if "organization_ids" in data:
         organizations.set_group_organizations(
-            session, group, data["organization_ids"], actor=_actor()
+            session, group, data["organization_ids"], actor=actor()
         )
     body = _body(group)
     session.commit()
@@ -191,7 +170,7 @@ def update_group(group_id: str) -> ResponseReturnValue:
 def delete_group(group_id: str) -> ResponseReturnValue:
     """Delete a group the portal owns (409 for a provider group while access groups are on)."""
     session = dbs()
-    groups.delete_group(session, groups.get_group(session, group_id), actor=_actor())
+    groups.delete_group(session, groups.get_group(session, group_id), actor=actor())
     session.commit()
     return "", 204
 
@@ -217,7 +196,8 @@ def add_member(group_id: str, account_id: int) -> ResponseReturnValue:
     """Add an account to a group by hand (201 when new, 200 when it was a member)."""
     session = dbs()
     group = groups.get_group(session, group_id)
-    added = groups.add_member(session, group, _account(account_id), actor=_actor())
+    account = accounts.get_account(session, account_id)
+    added = groups.add_member(session, group, account, actor=actor())
     session.commit()
     return jsonify(added=added), 201 if added else 200
 
@@ -228,7 +208,8 @@ def remove_member(group_id: str, account_id: int) -> ResponseReturnValue:
     """Remove an account from a group (204 whether or not it was a member)."""
     session = dbs()
     group = groups.get_group(session, group_id)
-    groups.remove_member(session, group, _account(account_id), actor=_actor())
+    account = accounts.get_account(session, account_id)
+    groups.remove_member(session, group, account, actor=actor())
     session.commit()
     return "", 204
 

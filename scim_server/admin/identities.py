@@ -11,13 +11,13 @@ from portal_adapter import identities
 from portal_adapter.errors import InvalidInput
 from portal_adapter.models import Role
 from scim_server.admin.api import bp
-from scim_server.admin.api import current_account
 from scim_server.admin.api import require_role
-from scim_server.admin.api_helpers import actor
 from scim_server.admin.api_helpers import bounded_body
-from scim_server.admin.api_helpers import dbs
 from scim_server.admin.api_helpers import page_args
 from scim_server.admin.api_helpers import page_to_dict
+from scim_server.admin.context import actor
+from scim_server.admin.context import dbs
+from scim_server.admin.context import signed_in
 
 
 @bp.get("/identities")
@@ -48,7 +48,7 @@ def create_account_for(identity_id: str) -> ResponseReturnValue:
         dbs(),
         identity,
         actor=actor(),
-        by=current_account(),
+        by=signed_in(),
         role=data.get("role", Role.read_only.value),
     )
     dbs().commit()
@@ -65,6 +65,6 @@ def link_identity(identity_id: str) -> ResponseReturnValue:
         raise InvalidInput("account_id must be an integer")
     identity = identities.get_identity(dbs(), identity_id)
     account = accounts.get_account(dbs(), account_id)
-    identities.link_to_account(dbs(), identity, account, actor=actor(), by=current_account())
+    identities.link_to_account(dbs(), identity, account, actor=actor(), by=signed_in())
     dbs().commit()
     return jsonify(accounts.account_to_dict(account, identity=identity))

@@ -12,7 +12,6 @@ from typing import cast
 
 from flask import Flask
 from flask import Response
-from flask import current_app
 from flask import jsonify
 from flask import request
 from flask.blueprints import BlueprintSetupState
@@ -25,11 +24,12 @@ from portal_adapter import settings_sync
 from portal_adapter import tokens
 from portal_adapter.models import Role
 from scim_server.admin.api import bp
-from scim_server.admin.api import current_account
 from scim_server.admin.api import require_role
-from scim_server.admin.api_helpers import actor
 from scim_server.admin.api_helpers import bounded_body
-from scim_server.admin.api_helpers import dbs
+from scim_server.admin.context import actor
+from scim_server.admin.context import bypass_url
+from scim_server.admin.context import dbs
+from scim_server.admin.context import signed_in
 
 logger = logging.getLogger(__name__)
 SETTINGS_FIELDS = set(integration.EDITABLE) | set(integration.READ_ONLY)
@@ -48,9 +48,8 @@ def _settings_view() -> dict[str, Any]:
         "default_role": integration.RULE_DEFAULT_ROLE,
         "require_sso": integration.RULE_REQUIRE_SSO,
     }
-    account = current_account()
-    if account is not None and account.role is Role.superuser and row.bypass_secret:
-        view["bypass_link"] = f"{current_app.config['BASE_URL']}/login/local/{row.bypass_secret}"
+    if signed_in().role is Role.superuser and row.bypass_secret:
+        view["bypass_link"] = bypass_url(row.bypass_secret)
     return view
 
 

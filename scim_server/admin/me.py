@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from typing import Any
-from typing import cast
 
 from flask import jsonify
 from flask.typing import ResponseReturnValue
-from sqlalchemy.orm import Session
 
 from portal_adapter import access
 from portal_adapter.models import Account
@@ -15,14 +13,9 @@ from portal_adapter.models import Group
 from portal_adapter.models import Organization
 from portal_adapter.models import Role
 from scim_server.admin.api import bp
-from scim_server.admin.api import current_account
 from scim_server.admin.api import require_role
-from scim_server.extensions import db
-
-
-def dbs() -> Session:
-    """The request's database session (the scoped session, typed as what it proxies)."""
-    return cast("Session", db.session)
+from scim_server.admin.context import dbs
+from scim_server.admin.context import signed_in
 
 
 def me_to_json(
@@ -49,8 +42,7 @@ def me_to_json(
 @require_role(Role.read_only)
 def me() -> ResponseReturnValue:
     """The signed-in account (401 JSON without a session)."""
-    account = current_account()
-    assert account is not None  # require_role answered 401 otherwise
+    account = signed_in()
     session = dbs()
     return jsonify(
         me_to_json(

@@ -7,27 +7,20 @@ organizations it sees, and one it does not see answers 404 (never 403: ids do no
 from __future__ import annotations
 
 from typing import Any
-from typing import cast
 
 from flask import jsonify
 from flask.typing import ResponseReturnValue
-from sqlalchemy.orm import Session
 
 from portal_adapter import organizations
-from portal_adapter.models import Account
 from portal_adapter.models import Group
 from portal_adapter.models import Organization
 from portal_adapter.models import Role
 from scim_server.admin.api import bp
-from scim_server.admin.api import current_account
 from scim_server.admin.api import json_body
 from scim_server.admin.api import require_role
-from scim_server.extensions import db
-
-
-def dbs() -> Session:
-    """The request's database session (the scoped session, typed as what it proxies)."""
-    return cast("Session", db.session)
+from scim_server.admin.context import actor
+from scim_server.admin.context import dbs
+from scim_server.admin.context import signed_in
 
 
 def organization_to_json(organization: Organization, groups: list[Group] | None) -> dict[str, Any]:
@@ -45,21 +38,11 @@ def organization_to_json(organization: Organization, groups: list[Group] | None)
     return body
 
 
-def _signed_in() -> Account:
-    account = current_account()
-    assert account is not None  # require_role answered 401 otherwise
-    return account
-
-
-def _actor() -> str:
-    return f"account:{_signed_in().username}"
-
-
 def _body(organization: Organization) -> dict[str, Any]:
     """The organization as this caller may read it (the mapping for managers only)."""
     groups = (
         organizations.groups_of(dbs(), organization)
-        if organizations.manages_organizations(_signed_in())
+        if organizations.manages_organizations(signed_in())
         else None
     )
     return organization_to_json(organization, groups)
@@ -69,7 +52,7 @@ def _body(organization: Organization) -> dict[str, Any]:
 @require_role(Role.read_only)
 def list_organizations() -> ResponseReturnValue:
     """The organizations the caller may read, by name."""
-    listed = organizations.organizations_listed_for(dbs(), _signed_in())
+    listed = organizations.organizations_listed_for(dbs(), signed_in())
     return jsonify(organizations=[_body(organization) for organization in listed])
 
 
@@ -79,7 +62,7 @@ def create_organization() -> ResponseReturnValue:
     """Create an organization: ``{"name": ..., "group_ids": [...]}``."""
     data = json_body({"name", "group_ids"}, required={"name"})
     organization = organizations.create_organization(
-        dbs(), data["name"], group_ids=data.get("group_ids"), actor=_actor()
+        dbs(), data["name"], group_ids=data.get("group_ids"), actor=actor()
     )
     body = _body(organization)
     dbs().commit()
@@ -90,7 +73,7 @@ def create_organization() -> ResponseReturnValue:
 @require_role(Role.read_only)
 def get_organization(organization_id: int) -> ResponseReturnValue:
     """One organization the caller may read; 404 for one it does not see."""
-    organization = organizations.get_organization(dbs(), _signed_in(), organization_id)
+    organization = organizations.get_organization(dbs(), signed_in(), organization_id)
     return jsonify(_body(organization))
 
 
@@ -100,11 +83,11 @@ def update_organization(organization_id: int) -> ResponseReturnValue:
     """Rename and/or re-map: ``{"name": ..., "group_ids": [...]}`` (the mapping is replaced)."""
     data = json_body({"name", "group_ids"})
     session = dbs()
-    organization = organizations.get_organization(session, _signed_in(), organization_id)
+    organization = organizations.get_organization(session, signed_in(), organization_id)
     if "name" in data:
-        organizations.rename_organization(session, organization, data["name"], actor=_actor())
+        organizations.rename_organization(session, organization, data["name"], actor=actor())
     if "group_ids" in data:
-        organizations.set_groups(session, organization, data["group_ids"], actor=_actor())
+        organizations.set_groups(session, organization, data["group_ids"], actor=actor())
     body = _body(organization)
     session.commit()
     return jsonify(body)
@@ -115,7 +98,7 @@ def update_organization(organization_id: int) -> ResponseReturnValue:
 def delete_organization(organization_id: int) -> ResponseReturnValue:
     """Delete an organization and its mappings."""
     session = dbs()
-    organization = organizations.get_organization(session, _signed_in(), organization_id)
-    organizations.delete_organization(session, organization, actor=_actor())
+    organization = organizations.get_organization(session, signed_in(), organization_id)
+    organizations.delete_organization(session, organization, actor=actor())
     session.commit()
     return "", 204

@@ -13,16 +13,15 @@ from flask.typing import ResponseReturnValue
 
 from portal_adapter import api_tokens
 from portal_adapter import tokens
-from portal_adapter.errors import InvalidInput
 from portal_adapter.models import Role
 from portal_adapter.models import ScimToken
 from scim_server.admin.api import bp
-from scim_server.admin.api import current_account
 from scim_server.admin.api import error_response
 from scim_server.admin.api import require_role
-from scim_server.admin.api_helpers import actor
 from scim_server.admin.api_helpers import bounded_body
-from scim_server.admin.api_helpers import dbs
+from scim_server.admin.context import actor
+from scim_server.admin.context import dbs
+from scim_server.admin.context import signed_in
 
 
 @bp.before_request
@@ -68,10 +67,7 @@ def list_scim_tokens() -> ResponseReturnValue:
 def create_scim_token() -> ResponseReturnValue:
     """Create a SCIM token; its secret is in this response only."""
     data = bounded_body({"name"}, required={"name"})
-    name = data["name"]
-    if not isinstance(name, str) or not name.strip() or len(name) > 128:
-        raise InvalidInput("name must be a non-empty string of at most 128 characters")
-    issued = tokens.issue_token(dbs(), name=name, actor=actor())
+    issued = tokens.issue_token(dbs(), name=data["name"], actor=actor())
     dbs().commit()
     return jsonify(**_scim_token_view(issued.token), token=issued.secret), 201
 
@@ -89,7 +85,7 @@ def revoke_scim_token(name: str) -> ResponseReturnValue:
 @require_role(Role.administrator)
 def list_api_tokens() -> ResponseReturnValue:
     """The caller's admin API tokens."""
-    items = api_tokens.list_api_tokens(dbs(), current_account())
+    items = api_tokens.list_api_tokens(dbs(), signed_in())
     return jsonify(items=[api_tokens.token_to_dict(t) for t in items])
 
 
@@ -98,8 +94,7 @@ def list_api_tokens() -> ResponseReturnValue:
 def create_api_token() -> ResponseReturnValue:
     """Create an API token acting as the caller; its secret is in this response only."""
     data = bounded_body({"name"}, required={"name"})
-    account = current_account()
-    assert account is not None  # require_role guarantees it
+    account = signed_in()
     issued = api_tokens.issue_api_token(dbs(), account, name=data["name"], actor=actor())
     dbs().commit()
     return jsonify(**api_tokens.token_to_dict(issued.token), token=issued.secret), 201
@@ -109,6 +104,6 @@ def create_api_token() -> ResponseReturnValue:
 @require_role(Role.administrator)
 def revoke_api_token(token_id: int) -> ResponseReturnValue:
     """Revoke one of the caller's API tokens."""
-    changed = api_tokens.revoke_api_token(dbs(), token_id, owner=current_account(), actor=actor())
+    changed = api_tokens.revoke_api_token(dbs(), token_id, owner=signed_in(), actor=actor())
     dbs().commit()
     return jsonify(id=token_id, revoked=True, changed=changed)

@@ -25,6 +25,7 @@ from scim2_models import SearchRequest
 from scim2_models import UniquenessException
 from scim2_server.storage import ScimStorage
 from scim2_server.storage import SearchPage
+from sqlalchemy import Table
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import insert
@@ -56,6 +57,8 @@ from scim_server.scim.indexing import comparable_text
 from scim_server.scim.indexing import resource_to_index_rows
 
 logger = logging.getLogger(__name__)
+
+INDEX_TABLE = cast("Table", ScimIndexEntry.__table__)
 
 INDEX_SKIP = frozenset({"id", "meta", "members"})
 """Indexed apart: ``id`` and ``meta`` from columns, members as rows."""
@@ -204,12 +207,14 @@ class SqlScimStorage(ScimStorage):
         if rows:
             for row in rows:
                 row["resource_id"] = resource_id
-            self.session.execute(insert(ScimIndexEntry), rows)
+            # A Core executemany: one statement for all rows (the ORM bulk form
+            # splits them by which columns are null).
+            self.session.execute(insert(INDEX_TABLE), rows)
 
     def _meta_rows(
         self, model: type[Any], kind: str, row: ProviderIdentity | Group
     ) -> list[dict[str, Any]]:
-        base = {
+        base: dict[str, Any] = {
             "element": -1,
             "is_sort_value": True,
             "text_value": None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any
@@ -21,8 +20,7 @@ from scim_server.extensions import db
 from tests.auth.fake_provider import CLIENT_ID
 from tests.auth.fake_provider import CLIENT_SECRET
 from tests.auth.fake_provider import FakeProvider
-
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+from tests.signin import csrf_from
 
 
 @pytest.fixture(scope="session")
@@ -84,13 +82,6 @@ def live_sessions(app: Flask) -> int:
         return int(count or 0)
 
 
-def csrf_from(html: str) -> str:
-    """The CSRF token of the first form of a page."""
-    found = CSRF_FIELD.search(html)
-    assert found, "the page has no CSRF token"
-    return found.group(1)
-
-
 class LoginDriver:
     """Drive the authorization-code flow with the Flask client and the fake provider."""
 
@@ -123,6 +114,11 @@ class LoginDriver:
     def login(self, next_path: str | None = None) -> Any:
         """A whole, correct login."""
         return self.complete(self.begin(next_path))
+
+    def logout(self) -> Any:
+        """Log out as a browser does: confirm on /logout, posting its CSRF token."""
+        token = csrf_from(self.client.get("/logout").get_data(as_text=True))
+        return self.client.post("/logout", data={"csrf_token": token})
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from portal_adapter.models import AccountStatus
 from portal_adapter.models import AuditEvent
 from portal_adapter.models import LoginSession
 from scim_server.extensions import db
-from tests.auth.conftest import csrf_from
 from tests.auth.conftest import live_sessions
+from tests.signin import csrf_from
 
 PASSWORD = "correct horse battery staple"
 

@@ -17,7 +17,6 @@ from portal_adapter.models import LoginSession
 from portal_adapter.models import Role
 from scim_server.extensions import db
 from tests.auth.conftest import LoginDriver
-from tests.auth.conftest import csrf_from
 from tests.auth.conftest import live_sessions
 from tests.auth.fake_provider import FakeProvider
 
@@ -71,16 +70,12 @@ def test_a_returning_user_is_linked_by_subject_not_duplicated(
     app: Flask, driver: LoginDriver, client: object
 ) -> None:
     driver.login()
-    driver.client.post("/logout", data={"csrf_token": _csrf(driver)})
+    driver.logout()
     driver.login()
     with app.app_context():
         accounts = list(db.session.scalars(select(Account)))
         assert [a.username for a in accounts] == ["alice"]
         assert len(list(db.session.scalars(select(LoginSession)))) == 2
-
-
-def _csrf(driver: LoginDriver) -> str:
-    return csrf_from(driver.client.get("/logout").get_data(as_text=True))
 
 
 def test_the_session_id_is_rotated_at_login(app: Flask, driver: LoginDriver) -> None:
@@ -136,7 +131,7 @@ def test_logout_ends_the_session_and_continues_to_the_providers_end_session(
     app: Flask, driver: LoginDriver, provider: FakeProvider
 ) -> None:
     driver.login()
-    response = driver.client.post("/logout", data={"csrf_token": _csrf(driver)})
+    response = driver.logout()
     assert response.status_code == 302
     target = urlsplit(response.headers["Location"])
     assert f"{target.scheme}://{target.netloc}{target.path}" == f"{provider.issuer}/logout"
@@ -154,7 +149,7 @@ def test_logout_without_an_end_session_endpoint_goes_back_to_login(
     with app.app_context():
         app.extensions["uniview_oidc"].client.server_metadata.pop("_loaded_at", None)
     driver.login()
-    response = driver.client.post("/logout", data={"csrf_token": _csrf(driver)})
+    response = driver.logout()
     assert response.headers["Location"] == "/login"
     assert live_sessions(app) == 0
 

@@ -142,13 +142,7 @@ def test_the_right_iss_parameter_is_accepted_when_advertised(
     response = driver.complete(driver.begin(), iss=provider.issuer)
     assert response.status_code == 302
     # The autouse check wants no session: end this one, the point was the 302.
-    driver.client.post("/logout", data={"csrf_token": _csrf(driver)})
-
-
-def _csrf(driver: LoginDriver) -> str:
-    from tests.auth.conftest import csrf_from
-
-    return csrf_from(driver.client.get("/logout").get_data(as_text=True))
+    driver.logout()
 
 
 def test_a_token_signed_with_an_unpublished_key_is_refused(
@@ -194,7 +188,7 @@ def test_an_unknown_kid_refetches_the_jwks_once_and_then_accepts_a_rotated_key(
     app: Flask, driver: LoginDriver, provider: FakeProvider
 ) -> None:
     driver.login()  # warms the JWKS cache
-    driver.client.post("/logout", data={"csrf_token": _csrf(driver)})
+    driver.logout()
     fetches = provider.jwks_fetches
     rotated = RSAKey.generate_key(2048, parameters={"kid": "key-2"})
     provider.key = rotated
@@ -202,7 +196,7 @@ def test_an_unknown_kid_refetches_the_jwks_once_and_then_accepts_a_rotated_key(
     response = driver.login()
     assert response.status_code == 302
     assert provider.jwks_fetches == fetches + 1
-    driver.client.post("/logout", data={"csrf_token": _csrf(driver)})
+    driver.logout()
 
 
 def test_an_unknown_kid_still_unknown_after_one_refetch_is_refused(
@@ -310,4 +304,4 @@ def test_an_open_redirect_next_falls_back_to_the_home_page(
     response = driver.complete(driver.begin(next_path=next_path))
     assert response.status_code == 302
     assert response.headers["Location"] in ("/", "/admin/")
-    driver.client.post("/logout", data={"csrf_token": _csrf(driver)})
+    driver.logout()

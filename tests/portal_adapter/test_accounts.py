@@ -96,6 +96,33 @@ def test_disabling_an_account_ends_its_sessions_at_once(session: Session) -> Non
     assert accounts.disable_account(session, user, actor="cli", reason="again") is False
 
 
+def test_ending_sessions_ends_every_live_one_and_is_audited(session: Session) -> None:
+    admin = add_account(session, "admin", role=Role.administrator)
+    user = add_account(session, "user")
+    for _ in range(2):
+        sessions.open_session(session, user, method="local")
+    assert accounts.end_sessions(session, user, actor="account:admin", by=admin) == 2
+    assert accounts.end_sessions(session, user, actor="account:admin", by=admin) == 0
+    assert user.status is AccountStatus.active
+    ends = session.scalars(select(AuditEvent).where(AuditEvent.action == "account.sessions_end"))
+    assert [event.after for event in ends] == [{"sessions_ended": 2}, {"sessions_ended": 0}]
+
+
+@pytest.mark.parametrize("action", ["end_sessions", "disable_account", "enable_account"])
+def test_an_administrator_cannot_end_disable_or_enable_a_superuser(
+    session: Session, action: str
+) -> None:
+    admin = add_account(session, "admin", role=Role.administrator)
+    root = add_account(session, "root", role=Role.superuser)
+    add_account(session, "root2", role=Role.superuser)
+    sessions.open_session(session, root, method="local")
+    extra: dict[str, Any] = {"reason": "x"} if action == "disable_account" else {}
+    with pytest.raises(Forbidden):
+        getattr(accounts, action)(session, root, actor="account:admin", by=admin, **extra)
+    assert root.status is AccountStatus.active
+    assert sessions.end_sessions_of(session, root.id) == 1
+
+
 def test_clearing_the_provider_flag_is_the_only_flag_change(session: Session) -> None:
     user = add_account(session, "user", deactivated_at_provider=True)
     accounts.update_account(session, user, {"flag": False}, actor="cli", by=None)

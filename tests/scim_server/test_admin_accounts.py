@@ -13,6 +13,7 @@ from portal_adapter.models import IdentityStatus
 from portal_adapter.models import ProviderIdentity
 from portal_adapter.models import Role
 from scim_server.extensions import db
+from tests.signin import sign_in
 
 Login = Callable[..., dict[str, str]]
 Make = Callable[..., Account]
@@ -97,35 +98,12 @@ def test_disabling_an_account_ends_its_live_session_at_once(
 ) -> None:
     user = make_account(username="user", role=Role.administrator)
     user_browser = app.test_client()
-    _sign(app, user_browser, user)
+    sign_in(app, user_browser, user)
     assert user_browser.get("/api/v1/accounts").status_code == 200
     headers = login_as(admin)
     disabled = client.post(f"/api/v1/accounts/{user.id}/disable", headers=headers)
     assert disabled.status_code == 200 and disabled.json["status"] == "disabled"
     assert user_browser.get("/api/v1/accounts").status_code == 401
-
-
-def _sign(app: Flask, client: FlaskClient, account: Account) -> dict[str, str]:
-    import secrets
-
-    from itsdangerous import URLSafeTimedSerializer
-
-    from portal_adapter.sessions import open_session
-
-    with app.app_context():
-        row = db.session.get(Account, account.id)
-        assert row is not None
-        session_id = open_session(db.session, row, method="local").id
-        db.session.commit()
-    raw = secrets.token_hex(8)
-    with client.session_transaction() as cookie:
-        cookie["sid"] = session_id
-        cookie["csrf_token"] = raw
-    return {
-        "X-CSRF-Token": URLSafeTimedSerializer(
-            app.config["SECRET_KEY"], salt="wtf-csrf-token"
-        ).dumps(raw)
-    }
 
 
 def test_pending_identities_are_listed_and_an_administrator_creates_the_account(
@@ -210,3 +188,19 @@ def test_the_sync_status_lists_the_queued_settings_changes(
     body = client.get("/api/v1/integration/sync").json
     assert body["sync_status"] == "pending" and body["revision"] == 1
     assert [(e["revision"], e["status"]) for e in body["entries"]] == [(1, "pending")]
+
+
+def test_an_administrator_ends_every_session_of_an_account_over_the_api(
+    app: Flask, client: FlaskClient, admin: Account, root: Account, make_account: Make
+) -> None:
+    user = make_account(username="user", role=Role.technician)
+    user_browser = app.test_client()
+    sign_in(app, user_browser, user)
+    assert user_browser.get("/api/v1/me").status_code == 200
+    headers = sign_in(app, client, admin)
+    refused = client.post(f"/api/v1/accounts/{root.id}/sessions/end", headers=headers)
+    assert refused.status_code == 403
+    ended = client.post(f"/api/v1/accounts/{user.id}/sessions/end", headers=headers)
+    assert ended.status_code == 200 and ended.json == {"sessions_ended": 1}
+    assert user_browser.get("/api/v1/me").status_code == 401
+    assert client.post(f"/api/v1/accounts/{user.id}/sessions/end").status_code == 403

@@ -15,10 +15,10 @@ from portal_adapter import integration
 from portal_adapter.models import Account
 from portal_adapter.models import Role
 from scim_server.extensions import db
-from tests.auth.conftest import csrf_from
 from tests.portal_adapter.test_provisioning_builders import STRONG
 from tests.portal_adapter.test_provisioning_builders import add_account
 from tests.portal_adapter.test_provisioning_builders import add_identity
+from tests.signin import csrf_from
 
 
 @pytest.fixture

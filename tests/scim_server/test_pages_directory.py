@@ -21,8 +21,8 @@ from portal_adapter.models import OrganizationGroup
 from portal_adapter.models import ProviderIdentity
 from portal_adapter.models import Role
 from scim_server.extensions import db
-from tests.e2e.pages_fixtures import post_form
-from tests.e2e.pages_fixtures import sign_in
+from tests.signin import post_form
+from tests.signin import sign_in
 
 
 @pytest.fixture
@@ -144,6 +144,34 @@ def test_disabling_a_user_from_its_page_ends_its_sessions(
     assert response.status_code == 303
     assert "disabled" in client.get(page).get_data(as_text=True)
     assert other.get("/admin/organizations").status_code == 302
+
+
+def test_ending_a_users_sessions_from_its_page_signs_it_out_but_keeps_it_active(
+    app: Flask, client: FlaskClient, admin: Account, make_account: Callable[..., Account]
+) -> None:
+    target = make_account(username="hugo")
+    other = app.test_client()
+    sign_in(app, other, target)
+    assert other.get("/admin/organizations").status_code == 200
+    sign_in(app, client, admin)
+    page = f"/admin/users/{target.id}"
+    response = post_form(client, page, f"{page}/sessions/end", {})
+    assert response.status_code == 303
+    assert "1 session(s) ended." in client.get(page).get_data(as_text=True)
+    assert other.get("/admin/organizations").status_code == 302
+    with app.app_context():
+        row = db.session.get(Account, target.id)
+        assert row is not None and row.is_active
+
+
+def test_an_administrator_cannot_end_a_superusers_sessions_from_its_page(
+    app: Flask, client: FlaskClient, admin: Account, superuser: Account
+) -> None:
+    sign_in(app, client, admin)
+    page = f"/admin/users/{superuser.id}"
+    response = post_form(client, page, f"{page}/sessions/end", {})
+    assert response.status_code == 403
+    assert "only a superuser manages superuser accounts" in response.get_data(as_text=True)
 
 
 def test_the_last_superuser_cannot_disable_itself_and_sees_why(

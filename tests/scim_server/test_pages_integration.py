@@ -15,9 +15,9 @@ from portal_adapter.models import Role
 from portal_adapter.models import SyncOutboxEntry
 from portal_adapter.models import SyncStatus
 from scim_server.extensions import db
-from tests.e2e.pages_fixtures import csrf_from
-from tests.e2e.pages_fixtures import post_form
-from tests.e2e.pages_fixtures import sign_in
+from tests.signin import csrf_from
+from tests.signin import post_form
+from tests.signin import sign_in
 
 PAGE = "/admin/integrations/kaseyaone"
 SETTINGS = "/admin/integrations/kaseyaone/settings"

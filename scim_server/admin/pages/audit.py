@@ -11,8 +11,8 @@ from flask.typing import ResponseReturnValue
 from portal_adapter import audit_log
 from portal_adapter.errors import InvalidInput
 from portal_adapter.models import Role
+from scim_server.admin.context import dbs
 from scim_server.admin.pages.common import bp
-from scim_server.admin.pages.common import dbs
 from scim_server.admin.pages.common import page_role
 
 PAGE_SIZE = 50

@@ -19,21 +19,19 @@ from urllib.parse import urlsplit
 from flask import Blueprint
 from flask import current_app
 from flask import flash
-from flask import g
 from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.orm import Session
 
 from portal_adapter.errors import Forbidden
 from portal_adapter.errors import NotFound
 from portal_adapter.errors import PortalError
-from portal_adapter.models import Account
 from portal_adapter.models import Role
-from scim_server.extensions import db
+from scim_server.admin.context import current_account
+from scim_server.admin.context import dbs
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__, url_prefix="/admin")
@@ -50,21 +48,6 @@ NAVIGATION: tuple[tuple[str, str, Role], ...] = (
 """The settings navigation: endpoint, label and the lowest role that sees the page."""
 
 
-def dbs() -> Session:
-    """The request's database session."""
-    return cast(Session, db.session)
-
-
-def signed_in() -> Account:
-    """The signed-in account (the page decorator guarantees there is one)."""
-    return cast(Account, g.current_account)
-
-
-def actor() -> str:
-    """The audit actor of this request: ``account:<username>``."""
-    return f"account:{signed_in().username}"
-
-
 def page_role(role: Role) -> Callable[[F], F]:
     """Send visitors without a session to /login; answer 403 below ``role``.
 
@@ -74,7 +57,7 @@ def page_role(role: Role) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
-            account = g.get("current_account")
+            account = current_account()
             if account is None:
                 # /login belongs to the auth package; it honours a safe local ``next``.
                 return redirect("/login?" + urlencode({"next": _here()}))
@@ -106,7 +89,7 @@ def done(message: str, endpoint: str, **values: Any) -> ResponseReturnValue:
 
 def visible_nav() -> list[tuple[str, str]]:
     """The navigation entries the signed-in account's role may open."""
-    account = g.get("current_account")
+    account = current_account()
     if account is None:
         return []
     return [

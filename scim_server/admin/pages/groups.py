@@ -20,9 +20,9 @@ from portal_adapter.errors import InvalidInput
 from portal_adapter.errors import NotFound
 from portal_adapter.models import Organization
 from portal_adapter.models import Role
-from scim_server.admin.pages.common import actor
+from scim_server.admin.context import actor
+from scim_server.admin.context import dbs
 from scim_server.admin.pages.common import bp
-from scim_server.admin.pages.common import dbs
 from scim_server.admin.pages.common import done
 from scim_server.admin.pages.common import page_role
 

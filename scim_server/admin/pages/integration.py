@@ -27,9 +27,10 @@ from portal_adapter.errors import InvalidInput
 from portal_adapter.models import Account
 from portal_adapter.models import DeprovisionAction
 from portal_adapter.models import Role
-from scim_server.admin.pages.common import actor
+from scim_server.admin.context import actor
+from scim_server.admin.context import bypass_url
+from scim_server.admin.context import dbs
 from scim_server.admin.pages.common import bp
-from scim_server.admin.pages.common import dbs
 from scim_server.admin.pages.common import done
 from scim_server.admin.pages.common import page_role
 
@@ -69,12 +70,6 @@ def section_changes(section: str, form: MultiDict[str, str]) -> dict[str, Any]:
     return changes
 
 
-def _bypass_url(secret: str | None) -> str | None:
-    if not secret:
-        return None
-    return f"{current_app.config['BASE_URL']}/login/local/{secret}"
-
-
 def _render_configuration(*, new_token: tokens.IssuedToken | None = None) -> str:
     session = dbs()
     row = integration.get_settings(session)
@@ -97,7 +92,7 @@ def _render_configuration(*, new_token: tokens.IssuedToken | None = None) -> str
         deprovision_actions=list(DeprovisionAction),
         exception_candidates=exception_candidates,
         other_exceptions=other_exceptions,
-        bypass_url=_bypass_url(row.bypass_secret),
+        bypass_url=bypass_url(row.bypass_secret),
         scim_base_url=f"{current_app.config['BASE_URL']}/scim/v2",
         tokens=tokens.list_tokens(session),
         new_token=new_token,
@@ -145,8 +140,6 @@ def kaseyaone_rotate_bypass() -> ResponseReturnValue:
 def kaseyaone_create_token() -> ResponseReturnValue:
     """Create a SCIM token and show its secret this once (never stored, never in a cookie)."""
     name = request.form.get("name", "").strip()
-    if not name:
-        raise InvalidInput("give the token a name")
     issued = tokens.issue_token(dbs(), name=name, actor=actor())
     dbs().commit()
     # The page holds the secret: no cache may keep it.

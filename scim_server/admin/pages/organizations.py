@@ -13,12 +13,12 @@ from flask.typing import ResponseReturnValue
 from portal_adapter import groups
 from portal_adapter import organizations as orgs
 from portal_adapter.models import Role
-from scim_server.admin.pages.common import actor
+from scim_server.admin.context import actor
+from scim_server.admin.context import dbs
+from scim_server.admin.context import signed_in
 from scim_server.admin.pages.common import bp
-from scim_server.admin.pages.common import dbs
 from scim_server.admin.pages.common import done
 from scim_server.admin.pages.common import page_role
-from scim_server.admin.pages.common import signed_in
 
 
 @bp.get("/organizations")

@@ -15,20 +15,18 @@ from flask.typing import ResponseReturnValue
 
 from portal_adapter import access
 from portal_adapter import accounts
-from portal_adapter import audit
 from portal_adapter import identities
-from portal_adapter import sessions
 from portal_adapter.errors import InvalidInput
 from portal_adapter.models import AccountSource
 from portal_adapter.models import AccountStatus
 from portal_adapter.models import IdentityStatus
 from portal_adapter.models import Role
-from scim_server.admin.pages.common import actor
+from scim_server.admin.context import actor
+from scim_server.admin.context import dbs
+from scim_server.admin.context import signed_in
 from scim_server.admin.pages.common import bp
-from scim_server.admin.pages.common import dbs
 from scim_server.admin.pages.common import done
 from scim_server.admin.pages.common import page_role
-from scim_server.admin.pages.common import signed_in
 
 PAGE_SIZE = 50
 
@@ -122,15 +120,7 @@ def user_end_sessions(account_id: int) -> ResponseReturnValue:
     """End every session of the account at once (it must sign in again)."""
     session = dbs()
     account = accounts.get_account(session, account_id)
-    accounts.check_may_manage(signed_in(), account)
-    ended = sessions.end_sessions_of(session, account.id)
-    audit.record(
-        session,
-        actor=actor(),
-        action="account.sessions_end",
-        target=f"account:{account.username}",
-        after={"sessions_ended": ended},
-    )
+    ended = accounts.end_sessions(session, account, actor=actor(), by=signed_in())
     return done(f"{ended} session(s) ended.", "pages.user", account_id=account_id)
 
 
