@@ -23,7 +23,6 @@ from werkzeug.wrappers import Response
 
 from auth import oidc
 from auth.next_url import safe_next
-from auth.session_check import SESSION_KEY
 from auth.session_check import db_session
 from auth.session_check import start_session
 from portal_adapter import audit
@@ -287,7 +286,6 @@ def logout() -> Response:
         method = login_session.method
         sessions.end_session(db, login_session.id)
         db.commit()
-    session.pop(SESSION_KEY, None)
     session.clear()
     target = "/login"
     if method == "oidc":

@@ -102,10 +102,14 @@ def start_ours(database_url: str | None, workdir: Path) -> Target:
         [exe, "serve", "--port", str(port), "--workers", "1", "--threads", "4"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(workdir / "server.log").open("wb"),
     )
     base = f"http://127.0.0.1:{port}/scim/v2"
-    wait_until_up(f"http://127.0.0.1:{port}/healthz")
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/healthz")
+    except RuntimeError:
+        print((workdir / "server.log").read_text()[-3000:], file=sys.stderr)
+        raise
     return Target("uniview-idm", base, token, process)
 
 

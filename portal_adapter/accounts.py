@@ -124,6 +124,15 @@ def identities_of(session: Session, page: list[Account]) -> dict[int, ProviderId
     return {row.account_id: row for row in rows if row.account_id is not None}
 
 
+def with_local_password(session: Session) -> list[Account]:
+    """Return the accounts that have a local password (who a require-SSO exception helps)."""
+    return list(
+        session.scalars(
+            select(Account).where(Account.password_hash.is_not(None)).order_by(Account.username_ci)
+        )
+    )
+
+
 def list_accounts(
     session: Session,
     *,
@@ -174,6 +183,11 @@ def check_may_manage(actor: Account | None, target: Account | None) -> None:
         raise Forbidden("managing accounts needs the administrator role")
     if target is not None and target.role is Role.superuser and actor.role is not Role.superuser:
         raise Forbidden("only a superuser manages superuser accounts")
+
+
+def may_change_roles(by: Account | None) -> bool:
+    """Tell whether ``by`` may give or change roles: a superuser, or the CLI (None)."""
+    return by is None or by.role is Role.superuser
 
 
 def is_last_active_superuser(session: Session, account: Account) -> bool:
@@ -250,7 +264,7 @@ def create_account(
     username = _check_username(username)
     parsed_role = parse_role(role)
     check_may_manage(by, None)
-    if by is not None and parsed_role is not Role.read_only and by.role is not Role.superuser:
+    if parsed_role is not Role.read_only and not may_change_roles(by):
         raise Forbidden("only a superuser gives a role other than read_only")
     if password is not None:
         if not isinstance(password, str):
@@ -349,7 +363,7 @@ def update_account(
         raise InvalidInput("flag can only be cleared (false)")
     new_role = parse_role(changes["role"]) if "role" in changes else None
     if new_role is not None and new_role is not account.role:
-        if by is not None and by.role is not Role.superuser:
+        if not may_change_roles(by):
             raise Forbidden("only a superuser changes roles")
         if is_last_active_superuser(session, account):
             raise Conflict("the last active superuser cannot be demoted")

@@ -7,6 +7,7 @@ import datetime
 import io
 from collections.abc import Iterable
 from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,25 @@ def parse_time(name: str, value: str | None) -> datetime.datetime | None:
     except ValueError:
         raise InvalidInput(f"{name} must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+
+
+def args_to_filter(args: Mapping[str, str]) -> AuditFilter:
+    """Read a filter from query arguments (``actor``, ``action``, ``target``, ``since``,
+    ``until``); blank ones do not filter.
+
+    :raises InvalidInput: When a time is not ISO 8601.
+    """
+
+    def text(name: str) -> str | None:
+        return args.get(name, "").strip() or None
+
+    return AuditFilter(
+        actor=text("actor"),
+        action=text("action"),
+        target=text("target"),
+        since=parse_time("since", text("since")),
+        until=parse_time("until", text("until")),
+    )
 
 
 def _conditions(criteria: AuditFilter) -> list[Any]:

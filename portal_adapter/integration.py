@@ -54,6 +54,8 @@ MAX_USERNAME_LENGTH = 255
 
 RULE_UNIFIED_LOGIN = "unified login must be on to use any other integration setting"
 RULE_DEFAULT_ROLE = "superuser is never a default role"
+DEFAULT_ROLE_CHOICES = tuple(role for role in Role if role is not Role.superuser)
+"""The roles an administrator may pick as the default (``RULE_DEFAULT_ROLE``)."""
 RULE_REQUIRE_SSO = (
     "require SSO needs at least one superuser who can still log in "
     "(linked to the provider, or an SSO exception with a local password)"
@@ -222,7 +224,7 @@ def _apply(
                 f"{RULE_UNIFIED_LOGIN}: turn unified_login on before changing "
                 f"{', '.join(attempted)}"
             )
-    if parsed.get("default_role") is Role.superuser:
+    if "default_role" in parsed and parsed["default_role"] not in DEFAULT_ROLE_CHOICES:
         raise RuleViolation(RULE_DEFAULT_ROLE)
 
     # Work out the whole target state first, so a refused change writes nothing at all.

@@ -6,6 +6,8 @@ import logging
 from typing import Any
 
 from flask import Flask
+from flask import has_request_context
+from flask import request
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -38,15 +40,35 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _tune_engine(engine: Engine) -> None:
-    """Enable WAL and foreign keys on SQLite; nothing to do elsewhere."""
+    """On SQLite: WAL, foreign keys, and transactions we begin ourselves; nothing elsewhere.
+
+    pysqlite's own transaction handling starts transactions late and lets a released
+    SAVEPOINT commit when it was the first statement, which breaks per-operation savepoints
+    (bulk). SQLAlchemy's documented recipe turns it off and emits BEGIN itself.
+    """
     if engine.dialect.name != "sqlite":
         return
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         # WAL lets readers run beside the single writer; foreign keys are off by default.
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        # A deferred transaction that reads and then writes cannot wait for another
+        # writer: SQLite fails it at once ("database is locked"). Requests that may write
+        # take the write lock up front, so concurrent writers queue on the busy timeout.
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _may_write() else "BEGIN")
+
+
+def _may_write() -> bool:
+    """Whether the current unit of work may write: any unsafe request, and all CLI work."""
+    if not has_request_context():
+        return True
+    return request.method not in {"GET", "HEAD", "OPTIONS"}

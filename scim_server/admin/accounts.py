@@ -7,7 +7,6 @@ from flask import request
 from flask.typing import ResponseReturnValue
 
 from portal_adapter import accounts
-from portal_adapter.errors import InvalidInput
 from portal_adapter.models import AccountSource
 from portal_adapter.models import AccountStatus
 from portal_adapter.models import Role
@@ -19,6 +18,7 @@ from scim_server.admin.api_helpers import page_args
 from scim_server.admin.api_helpers import page_to_dict
 from scim_server.admin.context import actor
 from scim_server.admin.context import dbs
+from scim_server.admin.context import enum_arg
 from scim_server.admin.context import signed_in
 
 CREATE_FIELDS = {"username", "email", "display_name", "role", "password"}
@@ -35,20 +35,13 @@ def list_accounts() -> ResponseReturnValue:
     """List accounts: ``?q=`` (username/email), ``role``, ``status``, ``source``,
     ``flagged``, pages."""
     offset, limit = page_args()
-    role = request.args.get("role") or None
-    status = request.args.get("status") or None
-    if status is not None and status not in AccountStatus.__members__:
-        raise InvalidInput(f"status must be one of {', '.join(AccountStatus)}")
-    source = request.args.get("source") or None
-    if source is not None and source not in AccountSource.__members__:
-        raise InvalidInput(f"source must be one of {', '.join(AccountSource)}")
     page = accounts.list_accounts(
         dbs(),
         query=request.args.get("q") or None,
-        role=accounts.parse_role(role) if role else None,
-        status=AccountStatus(status) if status else None,
+        role=enum_arg("role", Role),
+        status=enum_arg("status", AccountStatus),
         flagged=bool_arg("flagged"),
-        source=AccountSource(source) if source else None,
+        source=enum_arg("source", AccountSource),
         offset=offset,
         limit=limit,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from typing import Any
 from typing import TypeVar
 from typing import cast
@@ -18,6 +19,7 @@ from flask import g
 from flask import jsonify
 from flask import request
 from flask.typing import ResponseReturnValue
+from flask.wrappers import Response
 from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import HTTPException
@@ -73,7 +75,9 @@ def require_role(role: Role) -> Callable[[F], F]:
     return decorator
 
 
-def json_body(allowed: set[str], *, required: set[str] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
+def json_body(
+    allowed: AbstractSet[str], *, required: AbstractSet[str] = frozenset()
+) -> dict[str, Any]:
     """Return the request's JSON object, refusing unknown or missing fields.
 
     :raises InvalidInput: When the body is not a JSON object, or has unknown/missing fields.
@@ -93,6 +97,13 @@ def json_body(allowed: set[str], *, required: set[str] = frozenset()) -> dict[st
 def error_response(status: int, code: str, detail: str) -> ResponseReturnValue:
     """A JSON error body: ``{"error": code, "detail": detail}``."""
     return jsonify(error=code, detail=detail), status
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    # Answers carry secrets (a new token, the bypass link) and per-account data.
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 @bp.errorhandler(PortalError)

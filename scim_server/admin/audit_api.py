@@ -31,20 +31,11 @@ from scim_server.admin.api import bp
 from scim_server.admin.api import require_role
 from scim_server.admin.api_helpers import page_args
 from scim_server.admin.api_helpers import page_to_dict
+from scim_server.admin.context import csv_download
 from scim_server.admin.context import dbs
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _listener_installed = False
-
-
-def _criteria() -> audit_log.AuditFilter:
-    return audit_log.AuditFilter(
-        actor=request.args.get("actor") or None,
-        action=request.args.get("action") or None,
-        target=request.args.get("target") or None,
-        since=audit_log.parse_time("since", request.args.get("since")),
-        until=audit_log.parse_time("until", request.args.get("until")),
-    )
 
 
 @bp.get("/audit")
@@ -52,7 +43,7 @@ def _criteria() -> audit_log.AuditFilter:
 def list_audit() -> ResponseReturnValue:
     """Events newest first; filters ``actor``, ``action`` (``account.`` for a family),
     ``target``, ``since``, ``until`` (ISO 8601); ``page``/``per_page``."""
-    criteria = _criteria()
+    criteria = audit_log.args_to_filter(request.args)
     offset, limit = page_args()
     page = audit_log.query_events(dbs(), criteria, offset=offset, limit=limit)
     return jsonify(page_to_dict(page, [audit_log.event_to_dict(e) for e in page.items]))
@@ -62,13 +53,9 @@ def list_audit() -> ResponseReturnValue:
 @require_role(Role.administrator)
 def export_audit() -> ResponseReturnValue:
     """The matching events oldest first as CSV (same filters), streamed."""
-    criteria = _criteria()
+    criteria = audit_log.args_to_filter(request.args)
     lines = audit_log.events_to_csv(audit_log.iter_events(dbs(), criteria))
-    return Response(
-        stream_with_context(lines),
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
-    )
+    return csv_download(stream_with_context(lines), "audit.csv")
 
 
 def _fill_request_ids(session: Session, _context: Any, _instances: Any) -> None:

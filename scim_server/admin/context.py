@@ -1,4 +1,4 @@
-"""What every admin request (API and pages) reads from its context: session, actor, URLs.
+"""What the admin API and pages share: the session, who acts, query arguments, downloads.
 
 The session check (``auth.session_check``) or an admin API token sets
 ``g.current_account`` before the view runs; ``require_role`` and ``page_role`` refuse the
@@ -7,15 +7,23 @@ request when there is none, so views behind them use :func:`signed_in`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import TypeVar
 from typing import cast
 
+from flask import Response
 from flask import current_app
 from flask import g
+from flask import request
 from sqlalchemy.orm import Session
 
 from portal_adapter import accounts
+from portal_adapter.errors import InvalidInput
 from portal_adapter.models import Account
 from scim_server.extensions import db
+
+E = TypeVar("E", bound=StrEnum)
 
 
 def dbs() -> Session:
@@ -45,3 +53,27 @@ def bypass_url(secret: str | None) -> str | None:
     if not secret:
         return None
     return f"{current_app.config['BASE_URL']}/login/local/{secret}"
+
+
+def csv_download(body: str | Iterable[str], filename: str) -> Response:
+    """A CSV attachment named ``filename`` (``body`` may be a stream of lines)."""
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def enum_arg(name: str, allowed: type[E]) -> E | None:
+    """The query argument ``name`` as a member of ``allowed``, or None when blank.
+
+    :raises InvalidInput: When it names no member.
+    """
+    value = request.args.get(name, "")
+    if not value:
+        return None
+    try:
+        return allowed(value)
+    except ValueError as error:
+        choices = ", ".join(member.value for member in allowed)
+        raise InvalidInput(f"{name} must be one of {choices}") from error

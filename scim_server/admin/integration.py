@@ -11,7 +11,6 @@ from typing import Any
 from typing import cast
 
 from flask import Flask
-from flask import Response
 from flask import jsonify
 from flask import request
 from flask.blueprints import BlueprintSetupState
@@ -28,6 +27,7 @@ from scim_server.admin.api import require_role
 from scim_server.admin.api_helpers import bounded_body
 from scim_server.admin.context import actor
 from scim_server.admin.context import bypass_url
+from scim_server.admin.context import csv_download
 from scim_server.admin.context import dbs
 from scim_server.admin.context import signed_in
 
@@ -86,11 +86,7 @@ def rotate_bypass_link() -> ResponseReturnValue:
 def export_users_csv() -> ResponseReturnValue:
     """Every account linked to the provider and what a reset will do to it, as CSV."""
     body = reset.affected_to_csv(reset.affected_accounts(dbs()))
-    return Response(
-        body,
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="integration-users.csv"'},
-    )
+    return csv_download(body, "integration-users.csv")
 
 
 @bp.get("/integration/users.json")

@@ -86,3 +86,15 @@ def test_a_bad_time_filter_is_refused_with_a_clear_message(value: str) -> None:
     with pytest.raises(InvalidInput) as refused:
         audit_log.parse_time("since", value)
     assert "ISO 8601" in refused.value.detail
+
+
+def test_query_arguments_become_a_filter_and_blank_ones_do_not_filter() -> None:
+    criteria = audit_log.args_to_filter(
+        {"actor": "  account:root ", "action": "", "target": "   ", "since": "2026-01-31T12:00:00Z"}
+    )
+    assert criteria == audit_log.AuditFilter(
+        actor="account:root",
+        since=datetime.datetime(2026, 1, 31, 12, tzinfo=datetime.UTC),
+    )
+    with pytest.raises(InvalidInput):
+        audit_log.args_to_filter({"until": "yesterday"})

@@ -204,3 +204,9 @@ def test_an_administrator_ends_every_session_of_an_account_over_the_api(
     assert ended.status_code == 200 and ended.json == {"sessions_ended": 1}
     assert user_browser.get("/api/v1/me").status_code == 401
     assert client.post(f"/api/v1/accounts/{user.id}/sessions/end").status_code == 403
+
+
+def test_api_answers_are_never_cached(client: FlaskClient, admin: Account, login_as: Login) -> None:
+    login_as(admin)
+    assert client.get("/api/v1/accounts").headers["Cache-Control"] == "no-store"
+    assert client.get("/api/v1/accounts/999999").headers["Cache-Control"] == "no-store"

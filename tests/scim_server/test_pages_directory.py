@@ -82,6 +82,18 @@ def test_the_navigation_shows_only_what_the_role_may_open(
     assert "Integrations" not in nav
 
 
+@pytest.mark.parametrize("path", ["/admin/", "/admin/users", "/admin/integrations/kaseyaone"])
+def test_admin_pages_refuse_foreign_frames_and_caches(
+    app: Flask, client: FlaskClient, superuser: Account, path: str
+) -> None:
+    sign_in(app, client, superuser)
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
+
+
 def test_the_user_list_filters_by_search_source_and_flag(
     app: Flask, client: FlaskClient, admin: Account, make_account: Callable[..., Account]
 ) -> None:

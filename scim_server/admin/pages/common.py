@@ -24,9 +24,11 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask.typing import ResponseReturnValue
+from flask.wrappers import Response
 from flask_wtf.csrf import CSRFError
 
 from portal_adapter.errors import Forbidden
+from portal_adapter.errors import InvalidInput
 from portal_adapter.errors import NotFound
 from portal_adapter.errors import PortalError
 from portal_adapter.models import Role
@@ -87,6 +89,17 @@ def done(message: str, endpoint: str, **values: Any) -> ResponseReturnValue:
     return redirect(url_for(endpoint, **values), code=303)
 
 
+def offset_arg() -> int:
+    """The list page's ``?offset=`` (0 when absent or negative).
+
+    :raises InvalidInput: When it is not a whole number.
+    """
+    try:
+        return max(0, int(request.args.get("offset", "0")))
+    except ValueError as error:
+        raise InvalidInput("offset must be a whole number") from error
+
+
 def visible_nav() -> list[tuple[str, str]]:
     """The navigation entries the signed-in account's role may open."""
     account = current_account()
@@ -112,6 +125,22 @@ def _back_url() -> str:
     if parts.netloc == request.host and parts.path.startswith("/admin"):
         return parts.path + (f"?{parts.query}" if parts.query else "")
     return request.path if request.method == "GET" else url_for("pages.home")
+
+
+PAGE_HEADERS = {
+    # The pages carry one-click forms (reset, revoke, end sessions): no foreign frame may
+    # hold them (clickjacking), and they show secrets (the bypass link) no cache may keep.
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+@bp.after_request
+def _page_headers(response: Response) -> Response:
+    for name, value in PAGE_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 @bp.app_context_processor

@@ -10,7 +10,6 @@ from __future__ import annotations
 from flask import render_template
 from flask import request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
 from portal_adapter import access
 from portal_adapter import accounts
@@ -18,12 +17,13 @@ from portal_adapter import groups
 from portal_adapter import organizations
 from portal_adapter.errors import InvalidInput
 from portal_adapter.errors import NotFound
-from portal_adapter.models import Organization
 from portal_adapter.models import Role
 from scim_server.admin.context import actor
 from scim_server.admin.context import dbs
+from scim_server.admin.context import signed_in
 from scim_server.admin.pages.common import bp
 from scim_server.admin.pages.common import done
+from scim_server.admin.pages.common import offset_arg
 from scim_server.admin.pages.common import page_role
 
 PAGE_SIZE = 100
@@ -46,10 +46,7 @@ def _ids(name: str) -> list[int]:
 def groups_list() -> ResponseReturnValue:
     """List manual and KaseyaOne groups with their source, members and organizations."""
     session = dbs()
-    try:
-        offset = max(0, int(request.args.get("offset", "0")))
-    except ValueError as error:
-        raise InvalidInput("offset must be a whole number") from error
+    offset = offset_arg()
     page = groups.list_groups(session, offset=offset, limit=PAGE_SIZE)
     return render_template(
         "admin/groups.html",
@@ -84,9 +81,7 @@ def group(group_id: str) -> ResponseReturnValue:
         read_only=groups.is_read_only(session, found),
         members=groups.list_members(session, found),
         mapped={o.id for o in groups.organizations_of_groups(session, [found.id])[found.id]},
-        all_organizations=list(
-            session.scalars(select(Organization).order_by(Organization.name_ci))
-        ),
+        all_organizations=organizations.organizations_listed_for(session, signed_in()),
     )
 
 

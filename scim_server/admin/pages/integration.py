@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
 from flask import current_app
 from flask import render_template
 from flask import request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from portal_adapter import accounts
 from portal_adapter import groups
 from portal_adapter import identities
 from portal_adapter import integration
@@ -24,11 +23,11 @@ from portal_adapter import reset
 from portal_adapter import settings_sync
 from portal_adapter import tokens
 from portal_adapter.errors import InvalidInput
-from portal_adapter.models import Account
 from portal_adapter.models import DeprovisionAction
 from portal_adapter.models import Role
 from scim_server.admin.context import actor
 from scim_server.admin.context import bypass_url
+from scim_server.admin.context import csv_download
 from scim_server.admin.context import dbs
 from scim_server.admin.pages.common import bp
 from scim_server.admin.pages.common import done
@@ -74,11 +73,7 @@ def _render_configuration(*, new_token: tokens.IssuedToken | None = None) -> str
     session = dbs()
     row = integration.get_settings(session)
     settings = integration.read_settings(session)
-    exception_candidates = list(
-        session.scalars(
-            select(Account).where(Account.password_hash.is_not(None)).order_by(Account.username_ci)
-        )
-    )
+    exception_candidates = accounts.with_local_password(session)
     candidate_names = {account.username_ci for account in exception_candidates}
     # Exceptions set elsewhere (API, CLI, provider) stay on the form, so saving it keeps them.
     other_exceptions = [name for name in settings.sso_exceptions if name not in candidate_names]
@@ -88,7 +83,7 @@ def _render_configuration(*, new_token: tokens.IssuedToken | None = None) -> str
         title="KaseyaOne integration",
         row=row,
         settings=settings,
-        default_roles=[role for role in Role if role is not Role.superuser],
+        default_roles=integration.DEFAULT_ROLE_CHOICES,
         deprovision_actions=list(DeprovisionAction),
         exception_candidates=exception_candidates,
         other_exceptions=other_exceptions,
@@ -178,11 +173,7 @@ def kaseyaone_reset() -> ResponseReturnValue:
 def kaseyaone_reset_export() -> ResponseReturnValue:
     """Download the CSV of the accounts a reset affects."""
     body = reset.affected_to_csv(reset.affected_accounts(dbs()))
-    return Response(
-        body,
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="kaseyaone-affected-users.csv"'},
-    )
+    return csv_download(body, "kaseyaone-affected-users.csv")
 
 
 @bp.post("/integrations/kaseyaone/reset")

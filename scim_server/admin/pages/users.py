@@ -6,7 +6,6 @@ superusers (``portal_adapter.accounts`` decides; these views only pass the form 
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from flask import render_template
@@ -23,48 +22,30 @@ from portal_adapter.models import IdentityStatus
 from portal_adapter.models import Role
 from scim_server.admin.context import actor
 from scim_server.admin.context import dbs
+from scim_server.admin.context import enum_arg
 from scim_server.admin.context import signed_in
 from scim_server.admin.pages.common import bp
 from scim_server.admin.pages.common import done
+from scim_server.admin.pages.common import offset_arg
 from scim_server.admin.pages.common import page_role
 
 PAGE_SIZE = 50
-
-
-def _choice(name: str, allowed: type[StrEnum]) -> Any:
-    """The query argument ``name`` as a member of the enum ``allowed``, or None when blank.
-
-    :raises InvalidInput: When it names no member.
-    """
-    value = request.args.get(name, "")
-    if not value:
-        return None
-    try:
-        return allowed(value)
-    except ValueError as error:
-        choices = ", ".join(member.value for member in allowed)
-        raise InvalidInput(f"{name} must be one of {choices}") from error
-
-
-def _offset() -> int:
-    try:
-        return max(0, int(request.args.get("offset", "0")))
-    except ValueError as error:
-        raise InvalidInput("offset must be a whole number") from error
 
 
 @bp.get("/users")
 @page_role(Role.administrator)
 def users() -> ResponseReturnValue:
     """List accounts (search, role, status, source, flagged) and the pending identities."""
-    filters: dict[str, Any] = {
-        "query": request.args.get("q", "").strip() or None,
-        "role": _choice("role", Role),
-        "status": _choice("status", AccountStatus),
-        "flagged": True if request.args.get("flagged") == "on" else None,
-        "source": _choice("source", AccountSource),
-    }
-    page = accounts.list_accounts(dbs(), **filters, offset=_offset(), limit=PAGE_SIZE)
+    page = accounts.list_accounts(
+        dbs(),
+        query=request.args.get("q", "").strip() or None,
+        role=enum_arg("role", Role),
+        status=enum_arg("status", AccountStatus),
+        flagged=True if request.args.get("flagged") == "on" else None,
+        source=enum_arg("source", AccountSource),
+        offset=offset_arg(),
+        limit=PAGE_SIZE,
+    )
     pending = identities.list_identities(dbs(), status=IdentityStatus.pending, limit=PAGE_SIZE)
     return render_template(
         "admin/users.html",
@@ -92,7 +73,7 @@ def user(account_id: int) -> ResponseReturnValue:
         groups=access.groups_for(session, account),
         organizations=access.organizations_for(session, account),
         roles=list(Role),
-        may_change_role=signed_in().role is Role.superuser,
+        may_change_role=accounts.may_change_roles(signed_in()),
     )
 
 
