@@ -154,19 +154,28 @@ def seed_users(target: Target, count: int, run: str) -> list[str]:
     return [user_id for batch in batches for user_id in batch]
 
 
-def timed(samples: int, action: Callable[[int], None]) -> list[float]:
-    durations = []
+def timed(samples: int, action: Callable[[int], None], budget: float = 60.0) -> list[float]:
+    """Time up to ``samples`` calls, stopping early once ``budget`` seconds are spent.
+
+    The budget keeps O(group size) operations of the reference from running for hours;
+    the report says how many samples each line is based on.
+    """
+    durations: list[float] = []
+    deadline = time.perf_counter() + budget
     for index in range(samples):
         start = time.perf_counter()
         action(index)
         durations.append(time.perf_counter() - start)
+        if start > deadline and len(durations) >= 5:
+            break
     return durations
 
 
 def summary(durations: list[float]) -> str:
     mean = statistics.fmean(durations)
-    p95 = sorted(durations)[int(len(durations) * 0.95) - 1]
-    return f"mean {mean * 1000:7.2f} ms  p95 {p95 * 1000:7.2f} ms  {1 / mean:7.1f} req/s"
+    p95 = sorted(durations)[max(int(len(durations) * 0.95) - 1, 0)]
+    rate = f"{1 / mean:7.1f} req/s"
+    return f"mean {mean * 1000:8.2f} ms  p95 {p95 * 1000:8.2f} ms  {rate}  (n={len(durations)})"
 
 
 def make_group(client: httpx.Client, name: str, member_ids: list[str]) -> str:
