@@ -213,6 +213,14 @@ def bench(target: Target, users: int, samples: int, sizes: list[int], report: li
             response.raise_for_status()
             assert response.json()["totalResults"] == 1, response.text
 
+        if target.name == "uniview-idm":
+            # The floor: a bare Flask JSON endpoint (no token, no database) on the same server.
+            health = target.base.removesuffix("/scim/v2") + "/healthz"
+
+            def bare_flask(_index: int) -> None:
+                client.get(health).raise_for_status()
+
+            report.append(f"  GET /healthz (floor)   {summary(timed(samples, bare_flask))}")
         report.append(f"  POST /Users            {summary(timed(samples, create))}")
         report.append(f"  GET /Users/id          {summary(timed(samples, get_by_id))}")
         report.append(f"  filter userName eq     {summary(timed(samples, filter_username))}")
