@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -45,6 +46,64 @@ def assert_refused(app: Flask, response: object, reason: str) -> None:
     body = response.get_data(as_text=True)  # type: ignore[attr-defined]
     assert "Logging in with KaseyaOne did not work" in body
     assert refused_reason(app) == reason
+
+
+FORGED_ANSWERS = [
+    pytest.param(
+        "claims", {"nonce": "another-nonce"}, "nonce_mismatch", id="a_nonce_mismatch_is_refused"
+    ),
+    pytest.param("drop_claims", ("nonce",), "nonce_mismatch", id="a_missing_nonce_is_refused"),
+    pytest.param(
+        "sign_with_unpublished_key",
+        True,
+        "bad_signature",
+        id="a_token_signed_with_an_unpublished_key_is_refused",
+    ),
+    pytest.param("alg", "none", "alg_refused", id="an_unsigned_alg_none_token_is_refused"),
+    pytest.param(
+        "alg", "HS256", "alg_refused", id="an_hmac_token_signed_with_the_client_secret_is_refused"
+    ),
+    pytest.param(
+        "claims",
+        {"aud": "another-client"},
+        "audience_mismatch",
+        id="a_token_for_another_audience_is_refused",
+    ),
+    pytest.param(
+        "claims",
+        {"azp": "another-client"},
+        "azp_mismatch",
+        id="an_azp_naming_another_client_is_refused",
+    ),
+    pytest.param(
+        "claims",
+        {"aud": ["uniview-portal", "another-client"]},
+        "azp_mismatch",
+        id="several_audiences_without_azp_are_refused",
+    ),
+    pytest.param(
+        "claims",
+        {"iss": "https://evil.example"},
+        "issuer_mismatch",
+        id="a_token_from_another_issuer_is_refused",
+    ),
+    pytest.param("drop_claims", ("exp",), "expired", id="a_token_without_exp_is_refused"),
+    pytest.param(
+        "omit_id_token",
+        True,
+        "id_token_missing",
+        id="a_token_response_without_an_id_token_is_refused",
+    ),
+]
+"""A provider answer altered in one way (behaviour attribute, value) and the audited reason."""
+
+
+@pytest.mark.parametrize(("attribute", "value", "reason"), FORGED_ANSWERS)
+def test_a_forged_or_broken_token_answer_is_refused(
+    app: Flask, driver: LoginDriver, provider: FakeProvider, attribute: str, value: Any, reason: str
+) -> None:
+    setattr(provider.behaviour, attribute, value)
+    assert_refused(app, driver.login(), reason)
 
 
 def test_a_callback_without_state_is_refused(app: Flask, driver: LoginDriver) -> None:
@@ -100,20 +159,6 @@ def test_a_code_redeemed_twice_at_the_provider_is_refused(
     assert_refused(app, response, "token_error")
 
 
-def test_a_nonce_mismatch_is_refused(
-    app: Flask, driver: LoginDriver, provider: FakeProvider
-) -> None:
-    provider.behaviour.claims = {"nonce": "another-nonce"}
-    assert_refused(app, driver.login(), "nonce_mismatch")
-
-
-def test_a_missing_nonce_is_refused(
-    app: Flask, driver: LoginDriver, provider: FakeProvider
-) -> None:
-    provider.behaviour.drop_claims = ("nonce",)
-    assert_refused(app, driver.login(), "nonce_mismatch")
-
-
 def test_a_discovery_document_for_another_issuer_is_refused(
     app: Flask, driver: LoginDriver, provider: FakeProvider
 ) -> None:
@@ -145,13 +190,6 @@ def test_the_right_iss_parameter_is_accepted_when_advertised(
     driver.logout()
 
 
-def test_a_token_signed_with_an_unpublished_key_is_refused(
-    app: Flask, driver: LoginDriver, provider: FakeProvider
-) -> None:
-    provider.behaviour.sign_with_unpublished_key = True
-    assert_refused(app, driver.login(), "bad_signature")
-
-
 def test_a_token_with_a_tampered_payload_is_refused(
     app: Flask, driver: LoginDriver, provider: FakeProvider
 ) -> None:
@@ -168,20 +206,6 @@ def test_a_token_with_a_tampered_payload_is_refused(
         assert_refused(app, driver.login(), "bad_signature")
     finally:
         del provider.id_token
-
-
-def test_an_unsigned_alg_none_token_is_refused(
-    app: Flask, driver: LoginDriver, provider: FakeProvider
-) -> None:
-    provider.behaviour.alg = "none"
-    assert_refused(app, driver.login(), "alg_refused")
-
-
-def test_an_hmac_token_signed_with_the_client_secret_is_refused(
-    app: Flask, driver: LoginDriver, provider: FakeProvider
-) -> None:
-    provider.behaviour.alg = "HS256"
-    assert_refused(app, driver.login(), "alg_refused")
 
 
 def test_an_unknown_kid_refetches_the_jwks_once_and_then_accepts_a_rotated_key(
@@ -208,34 +232,6 @@ def test_an_unknown_kid_still_unknown_after_one_refetch_is_refused(
     assert provider.jwks_fetches - fetches <= 2  # the first fetch and one refetch, no loop
 
 
-def test_a_token_for_another_audience_is_refused(
-    app: Flask, driver: LoginDriver, provider: FakeProvider
-) -> None:
-    provider.behaviour.claims = {"aud": "another-client"}
-    assert_refused(app, driver.login(), "audience_mismatch")
-
-
-def test_an_azp_naming_another_client_is_refused(
-    app: Flask, driver: LoginDriver, provider: FakeProvider
-) -> None:
-    provider.behaviour.claims = {"azp": "another-client"}
-    assert_refused(app, driver.login(), "azp_mismatch")
-
-
-def test_several_audiences_without_azp_are_refused(
-    app: Flask, driver: LoginDriver, provider: FakeProvider
-) -> None:
-    provider.behaviour.claims = {"aud": ["uniview-portal", "another-client"]}
-    assert_refused(app, driver.login(), "azp_mismatch")
-
-
-def test_a_token_from_another_issuer_is_refused(
-    app: Flask, driver: LoginDriver, provider: FakeProvider
-) -> None:
-    provider.behaviour.claims = {"iss": "https://evil.example"}
-    assert_refused(app, driver.login(), "issuer_mismatch")
-
-
 def test_an_expired_token_is_refused(
     app: Flask, driver: LoginDriver, provider: FakeProvider
 ) -> None:
@@ -252,13 +248,6 @@ def test_a_token_issued_in_the_future_is_refused(
     assert_refused(app, driver.login(), "iat_invalid")
 
 
-def test_a_token_without_exp_is_refused(
-    app: Flask, driver: LoginDriver, provider: FakeProvider
-) -> None:
-    provider.behaviour.drop_claims = ("exp",)
-    assert_refused(app, driver.login(), "expired")
-
-
 def test_userinfo_for_another_subject_is_refused(
     app: Flask, driver: LoginDriver, provider: FakeProvider
 ) -> None:
@@ -266,13 +255,6 @@ def test_userinfo_for_another_subject_is_refused(
     assert_refused(app, driver.login(), "userinfo_sub_mismatch")
     with app.app_context():
         assert db.session.scalar(select(Account)) is None
-
-
-def test_a_token_response_without_an_id_token_is_refused(
-    app: Flask, driver: LoginDriver, provider: FakeProvider
-) -> None:
-    provider.behaviour.omit_id_token = True
-    assert_refused(app, driver.login(), "id_token_missing")
 
 
 def test_a_provider_error_response_is_refused(app: Flask, driver: LoginDriver) -> None:

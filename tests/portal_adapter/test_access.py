@@ -16,11 +16,11 @@ from portal_adapter.models import MembershipSource
 from portal_adapter.models import Role
 from tests.portal_adapter.test_access_builders import add_manual_member
 from tests.portal_adapter.test_access_builders import add_provider_member
-from tests.portal_adapter.test_access_builders import new_account
 from tests.portal_adapter.test_access_builders import new_group
-from tests.portal_adapter.test_access_builders import new_identity
 from tests.portal_adapter.test_access_builders import new_organization
 from tests.portal_adapter.test_access_builders import set_access_groups
+from tests.portal_adapter.test_provisioning_builders import add_account
+from tests.portal_adapter.test_provisioning_builders import add_identity
 
 
 def names(organizations: list) -> list[str]:  # type: ignore[type-arg]
@@ -39,7 +39,7 @@ def memberships_of(session: Session, group_id: str) -> list[tuple[str | None, in
 
 
 def test_an_account_sees_the_organizations_mapped_from_its_manual_groups(session: Session) -> None:
-    alice = new_account(session, "alice")
+    alice = add_account(session, "alice")
     staff = new_group(session, "Staff", source=GroupSource.manual)
     add_manual_member(session, staff, alice)
     new_organization(session, "Acme", [staff])
@@ -53,9 +53,9 @@ def test_an_account_sees_organizations_of_its_provider_groups_while_access_group
     session: Session,
 ) -> None:
     set_access_groups(session, on=True)
-    alice = new_account(session, "alice")
+    alice = add_account(session, "alice")
     sales = new_group(session, "Sales")
-    add_provider_member(session, sales, new_identity(session, "alice", account=alice))
+    add_provider_member(session, sales, add_identity(session, "alice", account=alice))
     new_organization(session, "Acme", [sales])
     new_organization(session, "Initech", [sales])
     new_organization(session, "Globex")
@@ -71,9 +71,9 @@ def test_provider_groups_grant_nothing_while_access_groups_are_off(
     session: Session, access_groups: bool, unified_login: bool
 ) -> None:
     set_access_groups(session, on=access_groups, unified_login=unified_login)
-    alice = new_account(session, "alice")
+    alice = add_account(session, "alice")
     sales = new_group(session, "Sales")
-    add_provider_member(session, sales, new_identity(session, "alice", account=alice))
+    add_provider_member(session, sales, add_identity(session, "alice", account=alice))
     new_organization(session, "Acme", [sales])
 
     assert access.organizations_for(session, alice) == []
@@ -82,7 +82,7 @@ def test_provider_groups_grant_nothing_while_access_groups_are_off(
 
 
 def test_superusers_see_every_organization_without_any_group(session: Session) -> None:
-    root = new_account(session, "root", role=Role.superuser)
+    root = add_account(session, "root", role=Role.superuser)
     new_organization(session, "Globex")
     new_organization(session, "Acme")
 
@@ -91,7 +91,7 @@ def test_superusers_see_every_organization_without_any_group(session: Session) -
 
 @pytest.mark.parametrize("role", [Role.read_only, Role.technician, Role.administrator])
 def test_an_account_without_groups_sees_no_organization(session: Session, role: Role) -> None:
-    bob = new_account(session, "bob", role=role)
+    bob = add_account(session, "bob", role=role)
     new_organization(session, "Acme")
 
     assert access.organizations_for(session, bob) == []
@@ -99,9 +99,9 @@ def test_an_account_without_groups_sees_no_organization(session: Session, role: 
 
 def test_an_unmapped_group_gives_no_organizations(session: Session) -> None:
     set_access_groups(session, on=True)
-    alice = new_account(session, "alice")
+    alice = add_account(session, "alice")
     lonely = new_group(session, "Lonely")
-    add_provider_member(session, lonely, new_identity(session, "alice", account=alice))
+    add_provider_member(session, lonely, add_identity(session, "alice", account=alice))
     manual = new_group(session, "Manual lonely", source=GroupSource.manual)
     add_manual_member(session, manual, alice)
     other = new_group(session, "Other", source=GroupSource.manual)
@@ -112,7 +112,7 @@ def test_an_unmapped_group_gives_no_organizations(session: Session) -> None:
 
 
 def test_can_see_organization_answers_for_seen_unseen_and_missing_ids(session: Session) -> None:
-    alice = new_account(session, "alice")
+    alice = add_account(session, "alice")
     staff = new_group(session, "Staff", source=GroupSource.manual)
     add_manual_member(session, staff, alice)
     seen = new_organization(session, "Acme", [staff])
@@ -125,11 +125,11 @@ def test_can_see_organization_answers_for_seen_unseen_and_missing_ids(session: S
 
 def test_an_organization_reached_by_two_groups_is_listed_once(session: Session) -> None:
     set_access_groups(session, on=True)
-    alice = new_account(session, "alice")
+    alice = add_account(session, "alice")
     manual = new_group(session, "Staff", source=GroupSource.manual)
     add_manual_member(session, manual, alice)
     provider = new_group(session, "Sales")
-    add_provider_member(session, provider, new_identity(session, "alice", account=alice))
+    add_provider_member(session, provider, add_identity(session, "alice", account=alice))
     new_organization(session, "Acme", [manual, provider])
 
     assert names(access.organizations_for(session, alice)) == ["Acme"]
@@ -140,8 +140,8 @@ class TestLoginRefresh:
 
     def setup_account(self, session: Session) -> tuple:  # type: ignore[type-arg]
         set_access_groups(session, on=True)
-        alice = new_account(session, "alice")
-        identity = new_identity(session, "alice", account=alice)
+        alice = add_account(session, "alice")
+        identity = add_identity(session, "alice", account=alice)
         return alice, identity
 
     def test_login_refresh_adds_provider_groups_named_in_the_claim_case_insensitively(
@@ -216,7 +216,7 @@ class TestLoginRefresh:
         self, session: Session
     ) -> None:
         set_access_groups(session, on=True)
-        local = new_account(session, "local")
+        local = add_account(session, "local")
         sales = new_group(session, "Sales")
 
         assert access.refresh_provider_groups(session, local, ["Sales"], actor="login") is False
@@ -241,9 +241,9 @@ class TestAccessGroupsToggle:
         self, session: Session
     ) -> None:
         set_access_groups(session, on=False)
-        alice = new_account(session, "alice")
+        alice = add_account(session, "alice")
         sales = new_group(session, "Sales")
-        add_provider_member(session, sales, new_identity(session, "alice", account=alice))
+        add_provider_member(session, sales, add_identity(session, "alice", account=alice))
         new_organization(session, "Acme", [sales])
         assert access.organizations_for(session, alice) == []
 
@@ -261,9 +261,9 @@ class TestAccessGroupsToggle:
         self, session: Session
     ) -> None:
         set_access_groups(session, on=True)
-        alice = new_account(session, "alice")
-        identity = new_identity(session, "alice", account=alice)
-        pending = new_identity(session, "pending")
+        alice = add_account(session, "alice")
+        identity = add_identity(session, "alice", account=alice)
+        pending = add_identity(session, "pending")
         sales = new_group(session, "Sales", external_id="grp-sales")
         add_provider_member(session, sales, identity)
         add_provider_member(session, sales, pending)
@@ -294,7 +294,7 @@ class TestAccessGroupsToggle:
 
     def test_turning_access_groups_off_leaves_manual_groups_alone(self, session: Session) -> None:
         set_access_groups(session, on=True)
-        alice = new_account(session, "alice")
+        alice = add_account(session, "alice")
         manual = new_group(session, "Staff", source=GroupSource.manual)
         add_manual_member(session, manual, alice)
         version = manual.version
@@ -322,8 +322,8 @@ class TestAccessGroupsToggle:
 
 def test_conversion_keeps_an_account_that_was_member_both_ways_once(session: Session) -> None:
     set_access_groups(session, on=True)
-    alice = new_account(session, "alice")
-    identity = new_identity(session, "alice", account=alice)
+    alice = add_account(session, "alice")
+    identity = add_identity(session, "alice", account=alice)
     sales = new_group(session, "Sales")
     add_provider_member(session, sales, identity)
     add_manual_member(session, sales, alice)
@@ -348,8 +348,8 @@ class TestScale:
         from portal_adapter.models import ProviderIdentity
 
         set_access_groups(session, on=True)
-        alice = new_account(session, "alice")
-        identity = new_identity(session, "alice", account=alice)
+        alice = add_account(session, "alice")
+        identity = add_identity(session, "alice", account=alice)
         everyone = new_group(session, "Everyone")
         session.execute(
             insert(ProviderIdentity),
@@ -433,8 +433,8 @@ class TestLoginClaims:
 
     def setup_member(self, session: Session) -> tuple:  # type: ignore[type-arg]
         set_access_groups(session, on=True)
-        alice = new_account(session, "alice")
-        identity = new_identity(session, "alice", account=alice)
+        alice = add_account(session, "alice")
+        identity = add_identity(session, "alice", account=alice)
         sales = new_group(session, "Sales")
         add_provider_member(session, sales, identity)
         staff = new_group(session, "Staff", source=GroupSource.manual)
@@ -479,8 +479,8 @@ def test_inserting_a_membership_that_already_exists_is_skipped_not_an_error(
     session: Session,
 ) -> None:
     """A login refresh racing a SCIM PATCH that adds the same member must not fail."""
-    alice = new_account(session, "alice")
-    identity = new_identity(session, "alice", account=alice)
+    alice = add_account(session, "alice")
+    identity = add_identity(session, "alice", account=alice)
     sales = new_group(session, "Sales")
     add_provider_member(session, sales, identity)
     row = {"group_id": sales.id, "identity_id": identity.id, "source": "provider"}

@@ -1,7 +1,8 @@
-"""Builders shared by the access-group tests (domain and API); this module holds no test.
+"""Group and organization builders for the access-group tests (domain and API); no test here.
 
 Provider groups and memberships are written by the SCIM layer in production; the tests
-insert the same rows directly so each rule is pinned without HTTP.
+insert the same rows directly so each rule is pinned without HTTP. Accounts and provider
+identities come from ``tests.portal_adapter.test_provisioning_builders``.
 """
 
 from __future__ import annotations
@@ -15,36 +16,10 @@ from portal_adapter.models import Account
 from portal_adapter.models import Group
 from portal_adapter.models import GroupMembership
 from portal_adapter.models import GroupSource
-from portal_adapter.models import IdentityStatus
 from portal_adapter.models import MembershipSource
 from portal_adapter.models import Organization
 from portal_adapter.models import OrganizationGroup
 from portal_adapter.models import ProviderIdentity
-from portal_adapter.models import Role
-
-
-def new_account(session: Session, username: str, *, role: Role = Role.read_only) -> Account:
-    """Add an account and flush it."""
-    account = Account(username=username, username_ci=username.casefold(), role=role)
-    session.add(account)
-    session.flush()
-    return account
-
-
-def new_identity(
-    session: Session, user_name: str, *, account: Account | None = None
-) -> ProviderIdentity:
-    """Add a provider identity (a SCIM User), linked to ``account`` when given."""
-    identity = ProviderIdentity(
-        user_name=user_name,
-        user_name_ci=user_name.casefold(),
-        external_id=f"ext-{user_name}",
-        account_id=account.id if account else None,
-        status=IdentityStatus.linked if account else IdentityStatus.pending,
-    )
-    session.add(identity)
-    session.flush()
-    return identity
 
 
 def new_group(

@@ -21,11 +21,11 @@ from portal_adapter.models import MembershipSource
 from portal_adapter.models import utcnow
 from tests.portal_adapter.test_access_builders import add_manual_member
 from tests.portal_adapter.test_access_builders import add_provider_member
-from tests.portal_adapter.test_access_builders import new_account
 from tests.portal_adapter.test_access_builders import new_group
-from tests.portal_adapter.test_access_builders import new_identity
 from tests.portal_adapter.test_access_builders import new_organization
 from tests.portal_adapter.test_access_builders import set_access_groups
+from tests.portal_adapter.test_provisioning_builders import add_account
+from tests.portal_adapter.test_provisioning_builders import add_identity
 
 ACTOR = "account:admin"
 
@@ -63,7 +63,7 @@ def test_two_manual_groups_cannot_share_a_name_but_a_provider_group_may(
 
 
 def test_manual_members_are_added_and_removed_idempotently(session: Session) -> None:
-    alice = new_account(session, "alice")
+    alice = add_account(session, "alice")
     group = groups.create_group(session, "Staff", actor=ACTOR)
 
     assert groups.add_member(session, group, alice, actor=ACTOR) is True
@@ -100,8 +100,8 @@ class TestReadOnlyRule:
     def test_editing_provider_group_members_while_access_groups_are_on_is_refused(
         self, session: Session, provider_group: Group
     ) -> None:
-        alice = new_account(session, "alice")
-        add_provider_member(session, provider_group, new_identity(session, "bob"))
+        alice = add_account(session, "alice")
+        add_provider_member(session, provider_group, add_identity(session, "bob"))
 
         with pytest.raises(Conflict, match="managed by KaseyaOne"):
             groups.add_member(session, provider_group, alice, actor=ACTOR)
@@ -119,7 +119,7 @@ class TestReadOnlyRule:
     def test_manual_groups_stay_editable_beside_provider_groups(
         self, session: Session, provider_group: Group
     ) -> None:
-        alice = new_account(session, "alice")
+        alice = add_account(session, "alice")
         manual = groups.create_group(session, "Staff", actor=ACTOR)
 
         assert groups.is_read_only(session, provider_group) is True
@@ -132,7 +132,7 @@ class TestReadOnlyRule:
     ) -> None:
         from portal_adapter.access import on_access_groups_disabled
 
-        alice = new_account(session, "alice")
+        alice = add_account(session, "alice")
         set_access_groups(session, on=False)
         on_access_groups_disabled(session, actor=ACTOR)
 
@@ -191,10 +191,10 @@ def test_listing_groups_pages_by_name(session: Session) -> None:
 
 def test_members_list_names_accounts_behind_provider_identities(session: Session) -> None:
     set_access_groups(session, on=True)
-    alice = new_account(session, "alice")
+    alice = add_account(session, "alice")
     group = new_group(session, "Sales")
-    add_provider_member(session, group, new_identity(session, "alice", account=alice))
-    pending = new_identity(session, "pending")
+    add_provider_member(session, group, add_identity(session, "alice", account=alice))
+    pending = add_identity(session, "pending")
     add_provider_member(session, group, pending)
 
     members = groups.list_members(session, group)
@@ -211,7 +211,7 @@ def test_a_provider_group_deletion_audits_its_organization_mappings_first(
 ) -> None:
     set_access_groups(session, on=True)
     group = new_group(session, "Sales", external_id="grp-sales")
-    add_provider_member(session, group, new_identity(session, "bob"))
+    add_provider_member(session, group, add_identity(session, "bob"))
     acme = new_organization(session, "Acme", [group])
 
     groups.on_provider_group_deleting(session, group, actor="scim:kaseya")
@@ -227,7 +227,7 @@ def test_a_provider_group_deletion_audits_its_organization_mappings_first(
 
 
 def test_a_manual_group_delete_audits_its_mappings_and_drops_them(session: Session) -> None:
-    alice = new_account(session, "alice")
+    alice = add_account(session, "alice")
     group = groups.create_group(session, "Staff", actor=ACTOR)
     add_manual_member(session, group, alice)
     new_organization(session, "Acme", [group])
@@ -249,8 +249,8 @@ def test_import_status_reports_groups_memberships_activity_and_provider_errors(
     support = new_group(session, "Support")
     groups.create_group(session, "Staff", actor=ACTOR)
     for n in range(3):
-        add_provider_member(session, sales, new_identity(session, f"user{n}"))
-    add_provider_member(session, support, new_identity(session, "other"))
+        add_provider_member(session, sales, add_identity(session, f"user{n}"))
+    add_provider_member(session, support, add_identity(session, "other"))
     new_organization(session, "Acme", [sales])
     activity = utcnow() - datetime.timedelta(minutes=5)
     get_settings(session).last_provider_activity_at = activity

@@ -18,11 +18,11 @@ from portal_adapter.models import OrganizationGroup
 from portal_adapter.models import Role
 from tests.portal_adapter.test_access_builders import add_manual_member
 from tests.portal_adapter.test_access_builders import add_provider_member
-from tests.portal_adapter.test_access_builders import new_account
 from tests.portal_adapter.test_access_builders import new_group
-from tests.portal_adapter.test_access_builders import new_identity
 from tests.portal_adapter.test_access_builders import new_organization
 from tests.portal_adapter.test_access_builders import set_access_groups
+from tests.portal_adapter.test_provisioning_builders import add_account
+from tests.portal_adapter.test_provisioning_builders import add_identity
 
 ACTOR = "account:admin"
 
@@ -73,9 +73,9 @@ def test_a_provider_groups_mapping_stays_editable_while_access_groups_are_on(
     session: Session,
 ) -> None:
     set_access_groups(session, on=True)
-    alice = new_account(session, "alice")
+    alice = add_account(session, "alice")
     sales = new_group(session, "Sales")
-    add_provider_member(session, sales, new_identity(session, "alice", account=alice))
+    add_provider_member(session, sales, add_identity(session, "alice", account=alice))
     acme = new_organization(session, "Acme")
     globex = new_organization(session, "Globex")
 
@@ -109,7 +109,7 @@ class TestReading:
     """Who may read which organization record."""
 
     def test_an_account_reads_only_the_organizations_it_sees(self, session: Session) -> None:
-        alice = new_account(session, "alice", role=Role.technician)
+        alice = add_account(session, "alice", role=Role.technician)
         staff = new_group(session, "Staff", source=GroupSource.manual)
         add_manual_member(session, staff, alice)
         acme = new_organization(session, "Acme", [staff])
@@ -121,7 +121,7 @@ class TestReading:
             organizations.get_organization(session, alice, globex.id)
 
     def test_an_unseen_organization_and_a_missing_one_answer_alike(self, session: Session) -> None:
-        alice = new_account(session, "alice")
+        alice = add_account(session, "alice")
         globex = new_organization(session, "Globex")
 
         with pytest.raises(NotFound) as unseen:
@@ -137,7 +137,7 @@ class TestReading:
     def test_administrators_manage_every_organization_record(
         self, session: Session, role: Role
     ) -> None:
-        admin = new_account(session, "admin", role=role)
+        admin = add_account(session, "admin", role=role)
         acme = new_organization(session, "Acme")
 
         assert organizations.organizations_listed_for(session, admin) == [acme]

@@ -19,9 +19,9 @@ from scim_server.extensions import db
 from tests.portal_adapter.test_access_builders import add_manual_member
 from tests.portal_adapter.test_access_builders import add_provider_member
 from tests.portal_adapter.test_access_builders import new_group
-from tests.portal_adapter.test_access_builders import new_identity
 from tests.portal_adapter.test_access_builders import new_organization
 from tests.portal_adapter.test_access_builders import set_access_groups
+from tests.portal_adapter.test_provisioning_builders import add_identity
 
 SignIn = Callable[..., dict[str, str]]
 MakeAccount = Callable[..., Account]
@@ -107,7 +107,7 @@ class TestReadOnlyEnforcement:
                 db.session, {"unified_login": True, "access_groups": True}, actor="test"
             )
             sales = new_group(db.session, "Sales", external_id="grp-sales")
-            add_provider_member(db.session, sales, new_identity(db.session, "bob"))
+            add_provider_member(db.session, sales, add_identity(db.session, "bob"))
             db.session.commit()
             return sales.id
 

@@ -16,9 +16,9 @@ from scim_server.extensions import db
 from tests.portal_adapter.test_access_builders import add_manual_member
 from tests.portal_adapter.test_access_builders import add_provider_member
 from tests.portal_adapter.test_access_builders import new_group
-from tests.portal_adapter.test_access_builders import new_identity
 from tests.portal_adapter.test_access_builders import new_organization
 from tests.portal_adapter.test_access_builders import set_access_groups
+from tests.portal_adapter.test_provisioning_builders import add_identity
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -44,7 +44,7 @@ def test_me_lists_the_accounts_role_groups_and_organizations(
         staff = new_group(db.session, "Staff", source=GroupSource.manual)
         add_manual_member(db.session, staff, alice)
         sales = new_group(db.session, "Sales")
-        add_provider_member(db.session, sales, new_identity(db.session, "alice", account=alice))
+        add_provider_member(db.session, sales, add_identity(db.session, "alice", account=alice))
         new_organization(db.session, "Acme", [staff])
         new_organization(db.session, "Initech", [sales])
         new_organization(db.session, "Globex")
@@ -167,7 +167,7 @@ def test_me_answers_in_a_bounded_number_of_statements_beside_a_large_group(
                 for n in range(2000)
             ],
         )
-        add_provider_member(db.session, big, new_identity(db.session, "alice", account=alice))
+        add_provider_member(db.session, big, add_identity(db.session, "alice", account=alice))
         new_organization(db.session, "Acme", [big])
         db.session.commit()
         engine = db.engine
