@@ -60,6 +60,9 @@ logger = logging.getLogger(__name__)
 
 INDEX_TABLE = cast("Table", ScimIndexEntry.__table__)
 
+SOLE_OPERATION = "uniview.scim.sole_operation"
+"""``Session.info`` key set while the request's only operation runs (no savepoint)."""
+
 INDEX_SKIP = frozenset({"id", "meta", "members"})
 """Indexed apart: ``id`` and ``meta`` from columns, members as rows."""
 
@@ -175,18 +178,7 @@ class SqlScimStorage(ScimStorage):
         """The SCIM document of a row (members loaded for Groups when asked)."""
         members = None
         if kind == GROUP and with_members:
-            # Plain rows, not ORM objects: a large group is thousands of them.
-            members = [
-                (str(identity_id), display)
-                for identity_id, display in self.session.execute(
-                    select(GroupMembership.identity_id, GroupMembership.display)
-                    .where(
-                        GroupMembership.group_id == row.id,
-                        GroupMembership.identity_id.is_not(None),
-                    )
-                    .order_by(GroupMembership.id)
-                )
-            ]
+            members = member_rows.members_of(self.session, row.id)
         return row_to_document(kind, row, members=members, base_url=base_url)
 
     def _to_resource(self, resource_type: ResourceType, document: dict[str, Any]) -> Resource[Any]:
@@ -278,11 +270,13 @@ class SqlScimStorage(ScimStorage):
 
     @contextmanager
     def _savepoint(self) -> Iterator[None]:
-        """A savepoint for a write, unless ``operation()`` already opened one."""
-        if self.session.in_nested_transaction():
+        """A savepoint for a write, unless ``operation()`` already opened one or the
+        operation is the whole request (``sole_operation()``)."""
+        session = self.session
+        if session.in_nested_transaction() or session.info.get(SOLE_OPERATION):
             yield
             return
-        with self.session.begin_nested():
+        with session.begin_nested():
             yield
 
     @contextmanager
@@ -293,6 +287,21 @@ class SqlScimStorage(ScimStorage):
         """
         with self.session.begin_nested():
             yield
+
+    @contextmanager
+    def sole_operation(self) -> Iterator[None]:
+        """One SCIM operation that is the whole request: no savepoint at all.
+
+        The request's transaction already is the unit (an error response rolls it
+        all back), so a savepoint would only add a SAVEPOINT/RELEASE round trip and
+        a flush. The hot paths (POST, member PATCH) use this; Bulk uses ``operation()``.
+        """
+        info = self.session.info
+        info[SOLE_OPERATION] = True
+        try:
+            yield
+        finally:
+            info.pop(SOLE_OPERATION, None)
 
     def get(
         self,
@@ -322,6 +331,7 @@ class SqlScimStorage(ScimStorage):
         payload = resource_dump_to_payload(resource.model_dump(), kind=kind)
         now = utcnow()
         session = self.session
+        actor = self._actor()
         row: ProviderIdentity | Group
         try:
             with self._savepoint():
@@ -330,7 +340,6 @@ class SqlScimStorage(ScimStorage):
                         id=new_uuid(), created_at=now, last_modified=now, version=1
                     )
                     self._project_user(row, resource, payload)
-                    self._check_user_name_free(row.user_name_ci, None)
                 else:
                     row = Group(
                         id=new_uuid(),
@@ -341,19 +350,21 @@ class SqlScimStorage(ScimStorage):
                     )
                     self._project_group(row, resource, payload)
                 session.add(row)
+                # Added before the flush so that both rows go in one unit of work.
+                audit.record(
+                    session,
+                    actor=actor,
+                    action=f"scim.{kind.lower()}.create",
+                    target=f"{kind.lower()}:{row.id}",
+                )
+                # The unique indexes on user_name_ci and external_id decide: no
+                # SELECT first (it would also race with a concurrent create).
                 session.flush()
         except IntegrityError as error:
             raise UniquenessException(
                 detail=f"A {kind} with the same userName or externalId exists"
             ) from error
         self._write_index(row.id, self.index_rows(resource, kind, row), replace=False)
-        actor = self._actor()
-        audit.record(
-            session,
-            actor=actor,
-            action=f"scim.{kind.lower()}.create",
-            target=f"{kind.lower()}:{row.id}",
-        )
         if kind == GROUP:
             member_rows.add_members(session, row.id, member_values(resource), actor=actor)
         else:
@@ -490,11 +501,13 @@ class SqlScimStorage(ScimStorage):
         if search_request.filter is not None:
             conditions.append(SqlFilter(target).visit(search_request.filter.ast))
         session = self.session
-        total = session.scalar(select(func.count()).select_from(table).where(*conditions)) or 0
         count = search_request.count if limit is None else limit
         if count == 0:
-            return total, []
-        query = select(table).where(*conditions)
+            return self._count(table, conditions), []
+        # Plain columns, not ORM objects: a document needs nothing else.
+        query = select(
+            table.id, table.payload, table.created_at, table.last_modified, table.version
+        ).where(*conditions)
         sort = sort_expression(target, search_request)
         descending = search_request.sort_order == SearchRequest.SortOrder.descending
         if sort is not None:
@@ -510,10 +523,21 @@ class SqlScimStorage(ScimStorage):
             query = query.offset(start)
         if count is not None:
             query = query.limit(count)
-        rows = session.scalars(query).all()
+        rows = list(session.execute(query))
+        if (rows or not start) and (count is None or len(rows) < count):
+            # The page is the last one: the total is known without a COUNT (a
+            # ``userName eq`` lookup is then a single query).
+            total = start + len(rows)
+        else:
+            total = self._count(table, conditions)
         want = wants_members(search_request)
-        documents = self.documents_of(kind, list(rows), with_members=want, base_url=base_url)
+        documents = self.documents_of(kind, rows, with_members=want, base_url=base_url)
         return total, documents
+
+    def _count(self, table: Any, conditions: list[Any]) -> int:
+        """The exact number of rows matching ``conditions`` (``totalResults``)."""
+        query = select(func.count()).select_from(table).where(*conditions)
+        return int(self.session.scalar(query) or 0)
 
     def documents_of(
         self, kind: str, rows: list[Any], *, with_members: bool, base_url: str = ""
