@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import click
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from scim_server.migrate import upgrade_database
 
@@ -13,6 +15,25 @@ KEEPALIVE_SECONDS = 5
 """gunicorn's default is 2 s; providers push in bursts over one connection, and a
 reused connection saves ~0.15 ms a request (gthread parks idle ones in its poller,
 not in a thread)."""
+
+
+BYPASS_PATH = re.compile(r"(/login/local/)[^/?\s\"]+")
+"""The bypass link carries its secret in the path; access logs must not keep it."""
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with any bypass-link secret replaced by ``[redacted]``."""
+    return BYPASS_PATH.sub(r"\1[redacted]", text)
+
+
+class RedactingLogger(Logger):  # type: ignore[misc]
+    """gunicorn's logger, with secrets taken out of every access-log atom."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        values: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        return {
+            key: redact(value) if isinstance(value, str) else value for key, value in values.items()
+        }
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -69,6 +90,7 @@ def serve(
             "threads": threads,
             "worker_class": "gthread",
             "accesslog": "-" if access_log else None,
+            "logger_class": RedactingLogger,
             "keepalive": keepalive,
             "timeout": 60,
         }

@@ -66,3 +66,11 @@ def test_serve_logs_every_request_when_asked(
 
     assert result.exit_code == 0, result.output
     assert gunicorn_options[0]["accesslog"] == "-"
+
+
+def test_the_access_log_never_keeps_the_bypass_link_secret() -> None:
+    from scim_server.cli.serve import redact
+
+    line = '127.0.0.1 - - "GET /login/local/s3cr3t-Token_x?next=/admin HTTP/1.1" 302'
+    assert redact(line) == '127.0.0.1 - - "GET /login/local/[redacted]?next=/admin HTTP/1.1" 302'
+    assert redact("/login/kaseyaone/callback?code=x") == "/login/kaseyaone/callback?code=x"
