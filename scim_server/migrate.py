@@ -22,20 +22,18 @@ def alembic_config() -> Config:
 
 
 def upgrade_database() -> None:
-    """Upgrade to the newest revision inside the current app context."""
+    """Upgrade to the newest revision inside the current app context.
+
+    On PostgreSQL the migration runs in one transaction that first takes a
+    transaction-level advisory lock: a second replica waits for it, then finds nothing to
+    do. The lock ends with the transaction, even when a migration fails (a session-level
+    lock would stay held by the pooled connection and block every other replica).
+    """
     engine = db.engine
     with engine.connect() as connection:
         if engine.dialect.name == "postgresql":
-            # Session-level lock: a second replica waits here, then finds nothing to do.
-            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
-        try:
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-            connection.commit()
-        finally:
-            if engine.dialect.name == "postgresql":
-                connection.execute(
-                    text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID}
-                )
-                connection.commit()
+            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        connection.commit()
