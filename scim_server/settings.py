@@ -60,7 +60,7 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
                 "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`), "
                 "the same on every replica, or set UNIVIEW_ENV=development for local use."
             )
-        app.config["SECRET_KEY"] = "dev-only-" + os.urandom(16).hex()
+        app.config["SECRET_KEY"] = _development_secret_key(Path(app.instance_path))
     base_url = str(app.config["BASE_URL"]).rstrip("/")
     app.config["BASE_URL"] = base_url
     app.config["SQLALCHEMY_DATABASE_URI"] = _normalise_database_url(app.config["DATABASE_URL"])
@@ -71,6 +71,21 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config["SESSION_COOKIE_NAME"] = "uniview_session"
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["SCIM_MAX_PAYLOAD_SIZE"]) * 2
     app.config["WTF_CSRF_TIME_LIMIT"] = None
+
+
+def _development_secret_key(instance: Path) -> str:
+    """Return a development key kept in ``instance/secret_key``, made once.
+
+    Every gunicorn worker (and the CLI) must sign with the same key, or a session or CSRF
+    token made by one worker fails on another; a per-process random key would do that.
+    """
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if not path.exists():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write("dev-only-" + os.urandom(32).hex())
+    return path.read_text().strip()
 
 
 def _normalise_database_url(url: str) -> str:
