@@ -81,10 +81,12 @@ def _development_secret_key(instance: Path) -> str:
     """
     instance.mkdir(parents=True, exist_ok=True)
     path = instance / "secret_key"
-    if not path.exists():
+    try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write("dev-only-" + os.urandom(32).hex())
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write("dev-only-" + os.urandom(32).hex())
     return path.read_text().strip()
 
 
