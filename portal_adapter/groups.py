@@ -27,7 +27,6 @@ from portal_adapter import audit
 from portal_adapter.access import access_groups_active
 from portal_adapter.access import insert_memberships
 from portal_adapter.errors import Conflict
-from portal_adapter.errors import InvalidInput
 from portal_adapter.errors import NotFound
 from portal_adapter.integration import get_settings
 from portal_adapter.models import Account
@@ -40,10 +39,10 @@ from portal_adapter.models import Organization
 from portal_adapter.models import OrganizationGroup
 from portal_adapter.models import ProviderIdentity
 from portal_adapter.models import utcnow
+from portal_adapter.names import clean_name
 
 MANAGED_BY_PROVIDER = "managed by KaseyaOne"
 """The words of the read-only refusal; clients and tests look for them."""
-MAX_NAME_LENGTH = 255
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 RECENT_ERRORS = 20
@@ -180,15 +179,6 @@ def organizations_of_groups(
     return mapped
 
 
-def _clean_name(display_name: object) -> str:
-    if not isinstance(display_name, str) or not display_name.strip():
-        raise InvalidInput("display_name must be a non-empty string")
-    name = display_name.strip()
-    if len(name) > MAX_NAME_LENGTH:
-        raise InvalidInput(f"display_name holds at most {MAX_NAME_LENGTH} characters")
-    return name
-
-
 def _ensure_unique_manual_name(session: Session, name: str, *, except_id: str | None) -> None:
     clash = session.scalar(
         select(Group.id).where(
@@ -207,7 +197,7 @@ def create_group(session: Session, display_name: object, *, actor: str) -> Group
     :raises InvalidInput: When the name is empty or too long.
     :raises Conflict: When a manual group already has that name (case-insensitively).
     """
-    name = _clean_name(display_name)
+    name = clean_name(display_name, field="display_name")
     _ensure_unique_manual_name(session, name, except_id=None)
     group = Group(display_name=name, display_name_ci=name.casefold(), source=GroupSource.manual)
     session.add(group)
@@ -228,7 +218,7 @@ def rename_group(session: Session, group: Group, display_name: object, *, actor:
     :raises Conflict: When the group is managed by the provider, or the name is taken.
     :raises InvalidInput: When the name is empty or too long.
     """
-    name = _clean_name(display_name)
+    name = clean_name(display_name, field="display_name")
     if name == group.display_name:
         # An unchanged name is no edit: a client sending the whole group back to change
         # its mapping is not refused.

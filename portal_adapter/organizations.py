@@ -26,8 +26,8 @@ from portal_adapter.models import Group
 from portal_adapter.models import Organization
 from portal_adapter.models import OrganizationGroup
 from portal_adapter.models import Role
+from portal_adapter.names import clean_name
 
-MAX_NAME_LENGTH = 255
 MANAGER_ROLE = Role.administrator
 """From this role up, an account manages (and so lists) every organization record."""
 
@@ -70,15 +70,6 @@ def groups_of(session: Session, organization: Organization) -> list[Group]:
     )
 
 
-def _clean_name(name: object) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidInput("name must be a non-empty string")
-    cleaned = name.strip()
-    if len(cleaned) > MAX_NAME_LENGTH:
-        raise InvalidInput(f"name holds at most {MAX_NAME_LENGTH} characters")
-    return cleaned
-
-
 def _ensure_unique(session: Session, name: str, *, except_id: int | None) -> None:
     clash = session.scalar(
         select(Organization.id).where(
@@ -103,7 +94,7 @@ def create_organization(
     :raises InvalidInput: When the name is empty or too long, or a group does not exist.
     :raises Conflict: When an organization already has that name (case-insensitively).
     """
-    cleaned = _clean_name(name)
+    cleaned = clean_name(name, field="name")
     _ensure_unique(session, cleaned, except_id=None)
     organization = Organization(name=cleaned, name_ci=cleaned.casefold())
     session.add(organization)
@@ -128,7 +119,7 @@ def rename_organization(
     :raises InvalidInput: When the name is empty or too long.
     :raises Conflict: When another organization has that name.
     """
-    cleaned = _clean_name(name)
+    cleaned = clean_name(name, field="name")
     if cleaned == organization.name:
         return False
     _ensure_unique(session, cleaned, except_id=organization.id)
