@@ -10,9 +10,11 @@ for them (``NotFound``, so ids do not leak).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy import select
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session
 
 from portal_adapter import audit
@@ -152,27 +154,14 @@ def set_groups(
     missing = [group_id for group_id in wanted if group_id not in found]
     if missing:
         raise InvalidInput(f"no such group(s): {', '.join(missing)}")
-    held = set(
-        session.scalars(
-            select(OrganizationGroup.group_id).where(
-                OrganizationGroup.organization_id == organization.id
-            )
-        )
+    held, to_add, to_remove = _replace_pairs(
+        session,
+        fixed=(OrganizationGroup.organization_id, organization.id),
+        varying=OrganizationGroup.group_id,
+        wanted=set(wanted),
     )
-    to_add = sorted(set(wanted) - held)
-    to_remove = sorted(held - set(wanted))
     if not to_add and not to_remove:
         return False
-    session.add_all(
-        OrganizationGroup(organization_id=organization.id, group_id=group_id) for group_id in to_add
-    )
-    if to_remove:
-        session.execute(
-            delete(OrganizationGroup).where(
-                OrganizationGroup.organization_id == organization.id,
-                OrganizationGroup.group_id.in_(to_remove),
-            )
-        )
     audit.record(
         session,
         actor=actor,
@@ -203,26 +192,14 @@ def set_group_organizations(
     if wanted - found:
         missing = ", ".join(str(i) for i in sorted(wanted - found))
         raise InvalidInput(f"no such organization(s): {missing}")
-    held = set(
-        session.scalars(
-            select(OrganizationGroup.organization_id).where(OrganizationGroup.group_id == group.id)
-        )
+    held, to_add, to_remove = _replace_pairs(
+        session,
+        fixed=(OrganizationGroup.group_id, group.id),
+        varying=OrganizationGroup.organization_id,
+        wanted=wanted,
     )
-    to_add = sorted(wanted - held)
-    to_remove = sorted(held - wanted)
     if not to_add and not to_remove:
         return False
-    session.add_all(
-        OrganizationGroup(organization_id=organization_id, group_id=group.id)
-        for organization_id in to_add
-    )
-    if to_remove:
-        session.execute(
-            delete(OrganizationGroup).where(
-                OrganizationGroup.group_id == group.id,
-                OrganizationGroup.organization_id.in_(to_remove),
-            )
-        )
     audit.record(
         session,
         actor=actor,
@@ -259,3 +236,29 @@ def delete_organization(session: Session, organization: Organization, *, actor: 
     )
     session.delete(organization)
     session.flush()
+
+
+def _replace_pairs(
+    session: Session,
+    *,
+    fixed: tuple[InstrumentedAttribute[Any], Any],
+    varying: InstrumentedAttribute[Any],
+    wanted: set[Any],
+) -> tuple[set[Any], list[Any], list[Any]]:
+    """Make the mapping rows whose ``fixed`` column holds ``fixed`` value pair it with exactly
+    ``wanted`` values of ``varying``; return (held before, added, removed).
+
+    Both sides of the organization-group mapping edit it the same way, from either end.
+    """
+    fixed_column, fixed_value = fixed
+    held = set(session.scalars(select(varying).where(fixed_column == fixed_value)))
+    to_add = sorted(wanted - held)
+    to_remove = sorted(held - wanted)
+    session.add_all(
+        OrganizationGroup(**{fixed_column.key: fixed_value, varying.key: value}) for value in to_add
+    )
+    if to_remove:
+        session.execute(
+            delete(OrganizationGroup).where(fixed_column == fixed_value, varying.in_(to_remove))
+        )
+    return held, to_add, to_remove
